@@ -1,0 +1,156 @@
+/**
+ * Public types of the core cache. All durations are milliseconds; all sizes are bytes.
+ */
+
+/** How values are turned into bytes. Each entry records the serializer it was written with. */
+export type SerializerName = 'json' | 'v8' | 'raw';
+
+/** What a full page does: evict the least recently used entries, or refuse the write. */
+export type EvictionPolicy = 'lru' | 'none';
+
+/** Why an entry left the cache. */
+export type RemovalReason = 'expired' | 'evicted' | 'deleted' | 'cleared' | 'repaired';
+
+/** Eviction priority class: `'low'` entries are evicted before any `'normal'` one in the same page. */
+export type Priority = 'low' | 'normal';
+
+/** What the removal hook receives for every entry that leaves the cache. */
+export interface RemovalEvent {
+  /** The entry's key; for a torn entry dropped by repair whose key bytes could not be read, `''`. */
+  readonly key: string;
+  readonly reason: RemovalReason;
+  /** The page the entry lived in. */
+  readonly page: number;
+  /**
+   * For `evicted`: how long the entry still had to live, in ms (`Infinity` when it had no expiry,
+   * `0` when it had already expired). A positive value means a live entry was evicted: a capacity alarm.
+   * For other reasons: `undefined`.
+   */
+  readonly ttlLeft: number | undefined;
+}
+
+/** Options of {@link SharedCache.create}. `undefined` means the default; `0` is a real value. */
+export interface CreateOptions {
+  /**
+   * Total file size in bytes, or a string with a `k`, `m` or `g` suffix (powers of 1024).
+   * Ignored when both `pageSize` and `pageCount` are given.
+   * @default '64m'
+   */
+  size?: number | string;
+  /**
+   * Bytes per page: a multiple of 4096 between 8 KiB and 64 MiB (accepts `k`/`m` suffixes).
+   * The largest storable item is about half a page (see `maxItemBytes`).
+   * @default chosen from `size`: 64 KiB up to 16 MiB total, 256 KiB above
+   */
+  pageSize?: number | string;
+  /** Number of pages (each has its own lock). @default size / pageSize */
+  pageCount?: number;
+  /**
+   * Hash slots per page (a power of two). More slots allow more, smaller entries per page.
+   * @default pageSize / 256, at least 64 (room for ~200-byte entries at 75% load)
+   */
+  slotsPerPage?: number;
+  /** Longest key in UTF-8 bytes (1 to 4096). @default 1024 */
+  maxKeyBytes?: number;
+  /** TTL of entries set without one, in ms; `0` or `Infinity` means no expiry. @default 0 */
+  defaultTtl?: number;
+  /** Serializer for values written through this handle. @default 'json' */
+  serializer?: SerializerName;
+  /** @default 'lru' */
+  evictionPolicy?: EvictionPolicy;
+  /**
+   * What to do when the file already exists: refuse (`'error'`), attach to it as it is, taking the
+   * geometry from its header (`'attach'`), or wipe it in place and lay it out anew with these
+   * options (`'reinit'`; other processes attached to it get `SESSMAP_ERR_STALE_HANDLE`).
+   * @default 'error'
+   */
+  ifExists?: 'error' | 'attach' | 'reinit';
+  /** Bound on waiting for a page lock held by a live process, in ms. @default 2000 */
+  lockTimeout?: number;
+  /** Called after every removal (in the process that removed the entry, outside any lock). */
+  onRemove?: (event: RemovalEvent) => void;
+  /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
+  verifyReads?: boolean;
+  /** Time source in ms since the epoch (tests). @default Date.now */
+  clock?: () => number;
+}
+
+/** Options of {@link SharedCache.open}: the per-handle subset of {@link CreateOptions}. */
+export interface OpenOptions {
+  /** Defaults to the serializer recorded in the file header. */
+  serializer?: SerializerName;
+  /** Defaults to the TTL recorded in the file header. */
+  defaultTtl?: number;
+  lockTimeout?: number;
+  onRemove?: (event: RemovalEvent) => void;
+  verifyReads?: boolean;
+  clock?: () => number;
+}
+
+/** Options of a single write. */
+export interface SetOptions {
+  /** TTL in ms; `0` or `Infinity` means no expiry. @default the cache's defaultTtl */
+  ttl?: number;
+  /** Eviction priority. @default 'normal' */
+  priority?: Priority;
+}
+
+/** Options of {@link SharedCache.update}. */
+export interface UpdateOptions {
+  /** TTL in ms for the new value. @default the entry's remaining TTL, or defaultTtl for a new entry */
+  ttl?: number;
+  /** @default the entry's priority, or 'normal' for a new entry */
+  priority?: Priority;
+}
+
+/** Counters of one page (or their sum over all pages). Counters are shared by all processes. */
+export interface CounterStats {
+  entries: number;
+  bytesUsed: number;
+  bytesFree: number;
+  hits: number;
+  misses: number;
+  sets: number;
+  removals: Record<RemovalReason, number>;
+  /** Evictions of entries that had not expired yet. */
+  evictedLive: number;
+  /** Locks taken over from dead owners. */
+  lockRecoveries: number;
+  /** Lock acquisitions that had to wait. */
+  lockWaits: number;
+  /** Times the page was rebuilt after a crash or corruption. */
+  repairs: number;
+}
+
+export interface PageStats extends CounterStats {
+  page: number;
+}
+
+export interface CacheStats extends CounterStats {
+  pageCount: number;
+  pageSize: number;
+  fileSize: number;
+  maxItemBytes: number;
+  pages: PageStats[];
+}
+
+/** What is recorded in the file header. */
+export interface Geometry {
+  readonly pageCount: number;
+  readonly pageSize: number;
+  readonly slotsPerPage: number;
+  readonly maxKeyBytes: number;
+  readonly fileSize: number;
+}
+
+/** Metadata of one entry, from {@link SharedCache.inspect}. */
+export interface EntryInfo {
+  /** Absolute expiry in ms since the epoch, or `Infinity`. */
+  expiresAt: number;
+  createdAt: number;
+  /** Changes on every write of the key; usable for compare-and-set. */
+  version: number;
+  priority: Priority;
+  /** Serialized size of the value in bytes. */
+  size: number;
+}
