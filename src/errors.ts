@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   SESSMAP_ERR_STALE_HANDLE: 'The file was reinitialised by another process; reopen it.',
   SESSMAP_ERR_CLOSED: 'The cache handle was closed.',
   SESSMAP_ERR_UPDATE_ASYNC: 'An update callback returned a promise; update callbacks run under a lock and must be synchronous.',
+  SESSMAP_ERR_REENTRANT_CALL: 'The cache was called from inside an update callback, which holds a page lock.',
   SESSMAP_ERR_IO: 'A system call on the cache file failed.',
 } as const;
 

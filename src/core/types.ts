@@ -69,6 +69,10 @@ export interface CreateOptions {
   lockTimeout?: number;
   /** Called after every removal (in the process that removed the entry, outside any lock). */
   onRemove?: (event: RemovalEvent) => void;
+  /** Called after a lock held by a dead process was taken over (outside any lock). */
+  onLockRecovered?: (event: LockRecoveryEvent) => void;
+  /** Called after a damaged or half-changed page was rebuilt (outside any lock). */
+  onRepair?: (event: RepairEvent) => void;
   /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
   verifyReads?: boolean;
   /** Time source in ms since the epoch (tests). @default Date.now */
@@ -83,6 +87,8 @@ export interface OpenOptions {
   defaultTtl?: number;
   lockTimeout?: number;
   onRemove?: (event: RemovalEvent) => void;
+  onLockRecovered?: (event: LockRecoveryEvent) => void;
+  onRepair?: (event: RepairEvent) => void;
   verifyReads?: boolean;
   clock?: () => number;
 }
@@ -153,4 +159,21 @@ export interface EntryInfo {
   priority: Priority;
   /** Serialized size of the value in bytes. */
   size: number;
+}
+
+/** Reported when a lock held by a dead process was taken over. */
+export interface LockRecoveryEvent {
+  readonly page: number;
+  /** The dead holder's owner id (pid in the low 22 bits, thread tag above). */
+  readonly owner: number;
+  readonly pid: number;
+}
+
+/** Reported when a page was found inconsistent (a writer died mid-change, or bytes were damaged) and rebuilt. */
+export interface RepairEvent {
+  readonly page: number;
+  /** What was wrong, in words. */
+  readonly problems: readonly string[];
+  /** Entries dropped because they were torn; each also reaches onRemove with reason 'repaired'. */
+  readonly dropped: number;
 }

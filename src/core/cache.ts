@@ -1,0 +1,749 @@
+/**
+ * SharedCache: the public, synchronous API over one cache file. Keys are hashed (keyed by the
+ * file's seed) to a page; every operation takes that page's lock for a few hundred
+ * nanoseconds, and values are (de)serialized outside the lock where the operation allows.
+ */
+import { sessmapError, type SessmapError } from '../errors.js';
+import { attachExisting, createOrAttach, type Attachment, type InternalCreateOptions } from './attach.js';
+import { FAULTS, fault } from './faults.js';
+import type { Segment } from './file.js';
+import {
+  FLAG_LIVE, H_EPOCH_IDX, ITEM_HEADER_SIZE, PAGE_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_FLAGS_OFF,
+  I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX,
+  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
+  P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX,
+  P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, P_TICK_IDX,
+} from './layout.js';
+import { OWNER_ID, held, isProcessAlive, ownerPid, sleep } from './lock.js';
+import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
+import { PageDamaged, Pages, alignItem } from './pages.js';
+import { checkPage, repairPage } from './repair.js';
+import { TYPE_OF, copyOut, decode, encode, encodedLength, type Encoded } from './serializer.js';
+import { crc32 } from 'node:zlib';
+import type {
+  CacheStats, CreateOptions, EntryInfo, Geometry, LockRecoveryEvent, OpenOptions, PageStats, Priority, RemovalEvent,
+  RepairEvent, SetOptions, UpdateOptions,
+} from './types.js';
+
+const MODE_SET = 0;
+const MODE_ADD = 1;
+const MODE_REPLACE = 2;
+const PRIORITY_CODE: Record<Priority, number> = { low: 0, normal: 1 };
+const PRIORITY_NAME: Priority[] = ['low', 'normal'];
+
+/** White-box access for tests; not part of the public API. */
+export const INTERNALS = new WeakMap<object, CacheInternals>();
+export interface CacheInternals {
+  checkPage(p: number): string[];
+  pageOf(key: string): number;
+  lockWord(p: number): number;
+  ownerId: number;
+}
+
+export class SharedCache<V = unknown> {
+  /** The file this handle is attached to. */
+  readonly path: string;
+  readonly geometry: Geometry;
+  /** The largest key bytes + serialized value bytes that can always be stored. */
+  readonly maxItemBytes: number;
+  readonly #pages: Pages;
+  readonly #segs: Segment[];
+  readonly #header: Segment;
+  readonly #epoch: number;
+  readonly #type: number;
+  readonly #defaultTtl: number;
+  readonly #lockTimeout: number;
+  readonly #clock: () => number;
+  readonly #verifyReads: boolean;
+  readonly #maxKeyBytes: number;
+  readonly #opts: HandleOptions;
+  /** Pages this handle has validated since it attached. */
+  readonly #validated: Uint8Array;
+  /** Removals collected under a lock, for onRemove (null when nobody listens). */
+  readonly #removals: RemovalEvent[] | null;
+  #recoveries: LockRecoveryEvent[] = [];
+  #repairs: RepairEvent[] = [];
+  #pending = false;
+  #closed = false;
+
+  /** Creates (and sizes) a cache file; see {@link CreateOptions.ifExists} for an existing one. */
+  static create<V = unknown>(path: string, options: CreateOptions = {}): SharedCache<V> {
+    const handle = normaliseHandleOptions(options);
+    return new SharedCache<V>(createOrAttach(path, options as InternalCreateOptions), handle);
+  }
+
+  /** Attaches to an existing cache file, taking its geometry from the header. */
+  static open<V = unknown>(path: string, options: OpenOptions = {}): SharedCache<V> {
+    const handle = normaliseHandleOptions(options);
+    return new SharedCache<V>(attachExisting(path, (options as { _segmentBytes?: number })._segmentBytes), handle);
+  }
+
+  private constructor(att: Attachment, o: HandleOptions) {
+    const info = att.info;
+    this.path = att.path;
+    this.geometry = Object.freeze({ pageCount: info.pageCount, pageSize: info.pageSize, slotsPerPage: info.slotsPerPage, maxKeyBytes: info.maxKeyBytes, fileSize: info.fileSize });
+    this.maxItemBytes = maxItemBytesOf(info.pageSize, info.slotsPerPage);
+    this.#removals = o.onRemove ? [] : null;
+    this.#pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, this.#removals);
+    this.#segs = att.segments;
+    this.#header = att.header;
+    this.#epoch = att.epoch;
+    this.#type = TYPE_OF[o.serializer ?? info.serializer];
+    this.#defaultTtl = o.defaultTtl ?? info.defaultTtl;
+    this.#lockTimeout = o.lockTimeout;
+    this.#clock = o.clock;
+    this.#verifyReads = o.verifyReads;
+    this.#maxKeyBytes = info.maxKeyBytes;
+    this.#opts = o;
+    this.#validated = new Uint8Array(info.pageCount);
+    INTERNALS.set(this, {
+      checkPage: (p) => this.#withPageLock(p, (s, b) => checkPage(this.#pages, s, b, this.#maxKeyBytes), false),
+      pageOf: (key) => this.#pages.pageOf(this.#pages.hashKey(this.#key(key))),
+      lockWord: (p) => Atomics.load(this.#segs[this.#pages.segOf[p]].i32, (this.#pages.baseOf[p] >> 2) + P_LOCK_IDX),
+      ownerId: OWNER_ID,
+    });
+  }
+
+  // ------------------------------------------------------------ reads
+  /** The value stored under `key`, or undefined. Counts as a use for LRU order. */
+  get(key: string): V | undefined {
+    this.#enter();
+    const pages = this.#pages;
+    const klen = this.#key(key);
+    const h = pages.hashKey(klen);
+    const p = pages.pageOf(h);
+    const s = this.#segs[pages.segOf[p]];
+    const b = pages.baseOf[p];
+    this.#lock(p, s, b);
+    let raw: string | Buffer;
+    let type: number;
+    try {
+      const si = pages.findSlot(s, b, h, klen);
+      if (si < 0) {
+        s.f64[(b >> 3) + P_MISSES_IDX]++;
+        return undefined;
+      }
+      const off = pages.slotOffset(s, b, si);
+      const a = b + off;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      if (exp !== 0 && exp <= this.#clock()) {
+        this.#expire(p, s, b, si, off);
+        s.f64[(b >> 3) + P_MISSES_IDX]++;
+        return undefined;
+      }
+      const start = a + ITEM_HEADER_SIZE + klen;
+      const end = start + s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+      if (this.#verifyReads && crc32(s.buf.subarray(a + I_CRC_START, end)) !== s.u32[(a + I_CRC_OFF) >> 2]) {
+        this.#repair(p, s, b);
+        s.f64[(b >> 3) + P_MISSES_IDX]++;
+        return undefined;
+      }
+      s.f64[(a + I_TICK_OFF) >> 3] = ++s.f64[(b >> 3) + P_TICK_IDX];
+      s.f64[(b >> 3) + P_HITS_IDX]++;
+      type = s.buf[a + I_TYPE_OFF];
+      raw = copyOut(s.buf, type, start, end);
+    } finally {
+      this.#unlock(s, b);
+    }
+    return this.#decode(p, type, raw);
+  }
+
+  /** True when a live entry is stored under `key` (does not count as a use). */
+  has(key: string): boolean {
+    return this.#peek(key, (s, a) => a >= 0) as boolean;
+  }
+
+  /** Remaining lifetime in ms (Infinity without expiry), or undefined when absent. */
+  ttl(key: string): number | undefined {
+    const now = this.#clock();
+    return this.#peek(key, (s, a) => {
+      if (a < 0) return undefined;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      return exp === 0 ? Infinity : exp - now;
+    }) as number | undefined;
+  }
+
+  /** Metadata of an entry, without its value. */
+  inspect(key: string): EntryInfo | undefined {
+    return this.#peek(key, (s, a) => {
+      if (a < 0) return undefined;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      return {
+        expiresAt: exp === 0 ? Infinity : exp,
+        createdAt: s.f64[(a + I_CREATED_OFF) >> 3],
+        version: s.u32[(a + I_VERSION_OFF) >> 2],
+        priority: PRIORITY_NAME[s.buf[a + I_PRIORITY_OFF]],
+        size: s.u32[(a + I_VALUE_LEN_OFF) >> 2],
+      };
+    }) as EntryInfo | undefined;
+  }
+
+  getMany(keys: Iterable<string>): (V | undefined)[] {
+    const out: (V | undefined)[] = [];
+    for (const k of keys) out.push(this.get(k));
+    return out;
+  }
+
+  // ------------------------------------------------------------ writes
+  /** Stores `value` under `key`. Throws a coded error (and keeps any old value) when it cannot. */
+  set(key: string, value: V, options?: SetOptions): void {
+    this.#store(MODE_SET, key, value, options);
+  }
+
+  /** Stores only when no live entry exists; returns whether it stored. */
+  add(key: string, value: V, options?: SetOptions): boolean {
+    return this.#store(MODE_ADD, key, value, options);
+  }
+
+  /** Stores only when a live entry exists; returns whether it stored. */
+  replace(key: string, value: V, options?: SetOptions): boolean {
+    return this.#store(MODE_REPLACE, key, value, options);
+  }
+
+  setMany(entries: Iterable<readonly [key: string, value: V, options?: SetOptions]>): void {
+    for (const e of entries) this.#store(MODE_SET, e[0], e[1], e[2]);
+  }
+
+  /** Removes an entry; returns whether a live one was there. */
+  delete(key: string): boolean {
+    return this.#mutate(key, (p, s, b, si, off) => {
+      if (si < 0) return false;
+      this.#pages.report(s, b + off, p, 'deleted', undefined);
+      this.#pages.removeItem(s, b, si, off);
+      s.f64[(b >> 3) + P_R_DELETED_IDX]++;
+      return true;
+    });
+  }
+
+  /** Gives an entry a new TTL (from now; default: defaultTtl) without rewriting its value; returns whether it exists. */
+  touch(key: string, ttl?: number): boolean {
+    const expires = this.#expiry(ttl === undefined ? this.#defaultTtl : validateTtl('ttl', ttl), this.#clock());
+    return this.#mutate(key, (p, s, b, si, off) => {
+      if (si < 0) return false;
+      const a = b + off;
+      s.f64[(a + I_EXPIRES_OFF) >> 3] = expires;
+      s.f64[(a + I_TICK_OFF) >> 3] = ++s.f64[(b >> 3) + P_TICK_IDX];
+      return true;
+    });
+  }
+
+  /**
+   * Read-modify-write under the page lock: `fn` gets the current value (or undefined) and
+   * returns the new one; `undefined` deletes the entry. No update from any process is lost.
+   * `fn` must be synchronous and must not call the cache.
+   */
+  update(key: string, fn: (current: V | undefined) => V | undefined, options?: UpdateOptions): V | undefined {
+    const ttl = options?.ttl === undefined ? undefined : validateTtl('ttl', options.ttl);
+    const prio = options?.priority === undefined ? -1 : PRIORITY_CODE[validateEnum('priority', options.priority, ['low', 'normal'])];
+    return this.#mutate(key, (p, s, b, si, off, klen, h, now) => {
+      let current: V | undefined;
+      let oldExp = 0;
+      let oldPrio = 1;
+      if (si >= 0) {
+        const a = b + off;
+        const start = a + ITEM_HEADER_SIZE + klen;
+        const type = s.buf[a + I_TYPE_OFF];
+        current = decode(type, copyOut(s.buf, type, start, start + s.u32[(a + I_VALUE_LEN_OFF) >> 2])) as V;
+        oldExp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+        oldPrio = s.buf[a + I_PRIORITY_OFF];
+      }
+      let next: V | undefined;
+      try {
+        next = fn(current);
+      } catch (err) {
+        throw new CallbackError(err);
+      }
+      if (next !== null && typeof next === 'object' && typeof (next as { then?: unknown }).then === 'function') {
+        throw sessmapError('SESSMAP_ERR_UPDATE_ASYNC', 'the update callback returned a promise; it runs under a page lock and must return the new value synchronously');
+      }
+      if (next === undefined) {
+        if (si >= 0) {
+          this.#pages.report(s, b + off, p, 'deleted', undefined);
+          this.#pages.removeItem(s, b, si, off);
+          s.f64[(b >> 3) + P_R_DELETED_IDX]++;
+        }
+        return undefined;
+      }
+      const enc = encode(this.#type, next);
+      const vlen = this.#checkSize(klen, enc);
+      const expires = ttl !== undefined ? this.#expiry(ttl, now) : si >= 0 ? oldExp : this.#expiry(this.#defaultTtl, now);
+      this.#writeLocked(p, s, b, si, off, h, klen, enc, vlen, expires, prio >= 0 ? prio : si >= 0 ? oldPrio : 1, now);
+      return next;
+    });
+  }
+
+  // ------------------------------------------------------------ whole cache
+  /** Every live key, page by page (each page is read under its lock, then yielded). */
+  *keys(): IterableIterator<string> {
+    for (const [k] of this.#scan(false)) yield k;
+  }
+
+  /** Every live entry, page by page. */
+  *entries(): IterableIterator<[string, V]> {
+    for (const e of this.#scan(true)) yield e as [string, V];
+  }
+
+  /** Removes every expired entry now; returns how many. */
+  purgeExpired(): number {
+    let n = 0;
+    this.#enter();
+    const now = this.#clock();
+    for (let p = 0; p < this.#pages.pageCount; p++) {
+      n += this.#withPageLock(p, (s, b) => this.#dirty(p, s, b, () => this.#pages.expireAll(p, s, b, now, -1)));
+    }
+    this.#maybeFlush();
+    return n;
+  }
+
+  /** Removes every entry (reason 'cleared'). Counters are kept. */
+  clear(): void {
+    this.#enter();
+    const pages = this.#pages;
+    for (let p = 0; p < pages.pageCount; p++) {
+      this.#withPageLock(p, (s, b) => this.#dirty(p, s, b, () => {
+        const end = s.u32[(b >> 2) + P_FREE_IDX];
+        let n = 0;
+        for (let off = pages.ds; off < end; off += s.u32[(b + off + I_LEN_OFF) >> 2]) {
+          if ((s.u32[(b + off + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0) continue;
+          pages.report(s, b + off, p, 'cleared', undefined);
+          n++;
+        }
+        pages.resetPage(s, b);
+        s.f64[(b >> 3) + P_R_CLEARED_IDX] += n;
+      }));
+    }
+    this.#maybeFlush();
+  }
+
+  /** Counters shared by every process, in total and per page. Read without locks. */
+  stats(): CacheStats {
+    this.#enter();
+    const pages = this.#pages;
+    const per: PageStats[] = [];
+    const total = emptyCounters();
+    for (let p = 0; p < pages.pageCount; p++) {
+      const s = this.#segs[pages.segOf[p]];
+      const b = pages.baseOf[p];
+      const f = b >> 3;
+      const live = s.u32[(b >> 2) + P_LIVE_BYTES_IDX];
+      const st: PageStats = {
+        page: p,
+        entries: s.u32[(b >> 2) + P_COUNT_IDX],
+        bytesUsed: live,
+        bytesFree: pages.pageSize - pages.ds - live,
+        hits: s.f64[f + P_HITS_IDX],
+        misses: s.f64[f + P_MISSES_IDX],
+        sets: s.f64[f + P_SETS_IDX],
+        removals: {
+          expired: s.f64[f + P_R_EXPIRED_IDX],
+          evicted: s.f64[f + P_R_EVICTED_IDX],
+          deleted: s.f64[f + P_R_DELETED_IDX],
+          cleared: s.f64[f + P_R_CLEARED_IDX],
+          repaired: s.f64[f + P_R_REPAIRED_IDX],
+        },
+        evictedLive: s.f64[f + P_EVICTED_LIVE_IDX],
+        lockRecoveries: s.f64[f + P_LOCK_RECOVERIES_IDX],
+        lockWaits: s.f64[f + P_LOCK_WAITS_IDX],
+        repairs: s.f64[f + P_REPAIRS_IDX],
+      };
+      per.push(st);
+      addCounters(total, st);
+    }
+    return { ...total, pageCount: pages.pageCount, pageSize: pages.pageSize, fileSize: this.geometry.fileSize, maxItemBytes: this.maxItemBytes, pages: per };
+  }
+
+  /**
+   * Takes over every page lock held by a process that no longer exists, repairing those pages.
+   * Returns how many locks were recovered. Waiters do this on their own; supervisors call it
+   * (or {@link recoverOwnerPid}) when they learn that a process died.
+   */
+  recoverDeadOwners(): number {
+    return this.#recoverWhere((owner) => ownerPid(owner) !== process.pid && !isProcessAlive(ownerPid(owner)));
+  }
+
+  /** Takes over every page lock held by any thread of process `pid`, which the caller knows is dead. */
+  recoverOwnerPid(pid: number): number {
+    if (pid === process.pid) return 0;
+    return this.#recoverWhere((owner) => ownerPid(owner) === pid);
+  }
+
+  /** Detaches this handle; the file stays. Every later call throws SESSMAP_ERR_CLOSED. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ------------------------------------------------------------ internals
+  #enter(): void {
+    if (this.#closed) throw sessmapError('SESSMAP_ERR_CLOSED', `cache handle for ${this.path} is closed`, { path: this.path });
+    if (held.count !== 0) throw sessmapError('SESSMAP_ERR_REENTRANT_CALL', 'the cache was called while this thread holds a page lock (from inside an update callback or a serializer hook); do that work outside the callback');
+    if (this.#header.i32[H_EPOCH_IDX] !== this.#epoch) throw sessmapError('SESSMAP_ERR_STALE_HANDLE', `cache file ${this.path} was reinitialised by another process; open it again`, { path: this.path });
+  }
+
+  /** Validates a key and leaves its UTF-8 bytes in scratch; returns their count. */
+  #key(key: string): number {
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyBytes) {
+      throw this.#badKey(key);
+    }
+    const klen = this.#pages.scratch.write(key, 0, 'utf8');
+    if (klen > this.#maxKeyBytes || !key.isWellFormed()) throw this.#badKey(key);
+    return klen;
+  }
+
+  #badKey(key: unknown): SessmapError {
+    if (typeof key !== 'string') return sessmapError('SESSMAP_ERR_INVALID_KEY', `key must be a string; got ${key === null ? 'null' : typeof key}`);
+    if (key.length === 0) return sessmapError('SESSMAP_ERR_INVALID_KEY', 'key must not be empty');
+    if (!key.isWellFormed()) return sessmapError('SESSMAP_ERR_INVALID_KEY', 'key contains a lone UTF-16 surrogate (not valid Unicode)');
+    return sessmapError('SESSMAP_ERR_INVALID_KEY', `key is ${Buffer.byteLength(key)} bytes in UTF-8; the limit is ${this.#maxKeyBytes}`, { bytes: Buffer.byteLength(key), maxKeyBytes: this.#maxKeyBytes });
+  }
+
+  #checkSize(klen: number, enc: Encoded): number {
+    const vlen = encodedLength(enc);
+    if (klen + vlen > this.maxItemBytes) {
+      throw sessmapError('SESSMAP_ERR_VALUE_TOO_LARGE', `key and value take ${klen + vlen} bytes; the largest item this cache stores is ${this.maxItemBytes} bytes (half a page less headers)`, { bytes: klen + vlen, maxItemBytes: this.maxItemBytes });
+    }
+    return vlen;
+  }
+
+  #expiry(ttl: number, now: number): number {
+    return ttl === 0 || ttl === Infinity ? 0 : now + ttl;
+  }
+
+  #store(mode: number, key: string, value: V, options: SetOptions | undefined): boolean {
+    const ttl = options?.ttl === undefined ? this.#defaultTtl : validateTtl('ttl', options.ttl);
+    const prio = options?.priority === undefined ? 1 : PRIORITY_CODE[validateEnum('priority', options.priority, ['low', 'normal'])];
+    this.#enter();
+    // Serialize first: a toJSON hook may call the cache, which reuses the key scratch buffer.
+    const enc = encode(this.#type, value);
+    const klen = this.#key(key);
+    const vlen = this.#checkSize(klen, enc);
+    return this.#mutate(key, (p, s, b, si, off, kl, h, now) => {
+      if (mode === MODE_ADD && si >= 0) return false;
+      if (mode === MODE_REPLACE && si < 0) return false;
+      this.#writeLocked(p, s, b, si, off, h, kl, enc, vlen, this.#expiry(ttl, now), prio, now);
+      return true;
+    }, klen);
+  }
+
+  /** Writes an item and publishes it in place of the old one (if any). Page locked and marked dirty. */
+  #writeLocked(p: number, s: Segment, b: number, si: number, off: number, h: number, klen: number, enc: Encoded,
+    vlen: number, expires: number, prio: number, now: number): void {
+    const pages = this.#pages;
+    const need = alignItem(ITEM_HEADER_SIZE + klen + vlen);
+    const at = pages.place(p, s, b, need, si < 0, si >= 0 ? off : -1, now);
+    pages.writeItem(s, b, at, need, h, klen, enc, vlen, this.#type, expires, prio, now);
+    s.u32[(b + at + I_FLAGS_OFF) >> 2] = FLAG_LIVE;
+    if (FAULTS) fault('write:unpublished');
+    const hIdx = b >> 2;
+    if (si >= 0) {
+      // Compaction may have moved the old item: find its slot again, then swap in one store.
+      const si2 = pages.findSlot(s, b, h, klen);
+      const old = pages.slotOffset(s, b, si2);
+      s.u32[((b + PAGE_HEADER_SIZE) >> 2) + (si2 << 1) + 1] = at;
+      if (FAULTS) fault('write:published');
+      const oldLen = s.u32[(b + old + I_LEN_OFF) >> 2];
+      s.u32[(b + old + I_FLAGS_OFF) >> 2] = 0;
+      s.u32[hIdx + P_LIVE_BYTES_IDX] -= oldLen;
+      s.u32[hIdx + P_DEAD_BYTES_IDX] += oldLen;
+    } else {
+      pages.insertSlot(s, b, h, at);
+      s.u32[hIdx + P_COUNT_IDX]++;
+    }
+    s.u32[hIdx + P_LIVE_BYTES_IDX] += need;
+    s.f64[(b >> 3) + P_SETS_IDX]++;
+  }
+
+  /**
+   * Runs `fn` on the key's page, locked and marked mid-change, with the key's live slot
+   * (an expired entry is removed first and passed as absent). Repairs the page if `fn` fails
+   * half-way, and retries once if the page turned out damaged.
+   */
+  #mutate<R>(key: string, fn: (p: number, s: Segment, b: number, si: number, off: number, klen: number, h: number, now: number) => R, klen?: number): R {
+    this.#enter();
+    const pages = this.#pages;
+    for (let attempt = 0; ; attempt++) {
+      const kl = klen !== undefined && attempt === 0 ? klen : this.#key(key);
+      const h = pages.hashKey(kl);
+      const p = pages.pageOf(h);
+      const s = this.#segs[pages.segOf[p]];
+      const b = pages.baseOf[p];
+      this.#lock(p, s, b);
+      let result: R;
+      try {
+        if (FAULTS) fault('lock:held');
+        const now = this.#clock();
+        s.i32[(b >> 2) + P_DIRTY_IDX] = 1;
+        let si = pages.findSlot(s, b, h, kl);
+        let off = si >= 0 ? pages.slotOffset(s, b, si) : 0;
+        if (si >= 0) {
+          const exp = s.f64[(b + off + I_EXPIRES_OFF) >> 3];
+          if (exp !== 0 && exp <= now) {
+            this.#expire(p, s, b, si, off);
+            si = -1;
+            off = 0;
+          }
+        }
+        result = fn(p, s, b, si, off, kl, h, now);
+        s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+      } catch (err) {
+        if (err instanceof CallbackError) {
+          s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+          throw err.error;
+        }
+        if (err instanceof PageDamaged || !(err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) {
+          // The page may be half-changed: rebuild it before anyone else sees it.
+          this.#repair(p, s, b);
+          if (err instanceof PageDamaged && attempt === 0) continue;
+        } else s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+        throw err;
+      } finally {
+        this.#unlock(s, b);
+        this.#maybeFlush();
+      }
+      return result;
+    }
+  }
+
+  /** Runs `fn` with the key's live item offset (-1 when absent) under the lock, without changing recency. */
+  #peek(key: string, fn: (s: Segment, a: number) => unknown): unknown {
+    this.#enter();
+    const pages = this.#pages;
+    const klen = this.#key(key);
+    const h = pages.hashKey(klen);
+    const p = pages.pageOf(h);
+    const s = this.#segs[pages.segOf[p]];
+    const b = pages.baseOf[p];
+    this.#lock(p, s, b);
+    try {
+      const si = pages.findSlot(s, b, h, klen);
+      if (si < 0) return fn(s, -1);
+      const a = b + pages.slotOffset(s, b, si);
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      if (exp !== 0 && exp <= this.#clock()) return fn(s, -1);
+      return fn(s, a);
+    } finally {
+      this.#unlock(s, b);
+    }
+  }
+
+  #expire(p: number, s: Segment, b: number, si: number, off: number): void {
+    const dirtyIdx = (b >> 2) + P_DIRTY_IDX;
+    const was = s.i32[dirtyIdx];
+    s.i32[dirtyIdx] = 1;
+    this.#pages.report(s, b + off, p, 'expired', undefined);
+    this.#pages.removeItem(s, b, si, off);
+    s.f64[(b >> 3) + P_R_EXPIRED_IDX]++;
+    s.i32[dirtyIdx] = was;
+    if (this.#removals !== null) this.#pending = true;
+  }
+
+  #dirty<R>(p: number, s: Segment, b: number, fn: () => R): R {
+    s.i32[(b >> 2) + P_DIRTY_IDX] = 1;
+    try {
+      const r = fn();
+      s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+      return r;
+    } catch (err) {
+      this.#repair(p, s, b);
+      throw err;
+    }
+  }
+
+  #decode(p: number, type: number, raw: string | Buffer): V | undefined {
+    this.#maybeFlush();
+    try {
+      return decode(type, raw) as V;
+    } catch {
+      // Checksummed bytes that do not decode: have the page checked again, report a miss.
+      this.#validated[p] = 0;
+      this.#withPageLock(p, () => undefined);
+      return undefined;
+    }
+  }
+
+  *#scan(values: boolean): IterableIterator<[string, unknown]> {
+    const pages = this.#pages;
+    for (let p = 0; p < pages.pageCount; p++) {
+      this.#enter();
+      const now = this.#clock();
+      const batch = this.#withPageLock(p, (s, b) => {
+        const out: [string, number, string | Buffer | undefined][] = [];
+        const end = s.u32[(b >> 2) + P_FREE_IDX];
+        for (let off = pages.ds; off < end; off += s.u32[(b + off + I_LEN_OFF) >> 2]) {
+          const a = b + off;
+          if ((s.u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0) continue;
+          const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+          if (exp !== 0 && exp <= now) continue;
+          const klen = s.u16[(a + I_KEY_LEN_OFF) >> 1];
+          const type = s.buf[a + I_TYPE_OFF];
+          const start = a + ITEM_HEADER_SIZE + klen;
+          out.push([pages.keyOf(s, a), type, values ? copyOut(s.buf, type, start, start + s.u32[(a + I_VALUE_LEN_OFF) >> 2]) : undefined]);
+        }
+        return out;
+      });
+      for (const [k, type, raw] of batch) yield [k, raw === undefined ? undefined : decode(type, raw)];
+    }
+  }
+
+  #withPageLock<R>(p: number, fn: (s: Segment, b: number) => R, validate = true): R {
+    const s = this.#segs[this.#pages.segOf[p]];
+    const b = this.#pages.baseOf[p];
+    this.#lock(p, s, b, validate);
+    try {
+      return fn(s, b);
+    } finally {
+      this.#unlock(s, b);
+      this.#maybeFlush();
+    }
+  }
+
+  #lock(p: number, s: Segment, b: number, validate = true): void {
+    const idx = (b >> 2) + P_LOCK_IDX;
+    if (Atomics.compareExchange(s.i32, idx, 0, OWNER_ID) !== 0) this.#lockSlow(p, s, b, idx);
+    held.count++;
+    if (!validate) return;
+    if (this.#validated[p] === 0 || s.i32[(b >> 2) + P_DIRTY_IDX] !== 0 || s.u32[(b >> 2) + P_COMPACT_IDX] !== 0) {
+      try {
+        this.#repair(p, s, b);
+      } catch (err) {
+        this.#unlock(s, b);
+        throw err;
+      }
+    }
+  }
+
+  #unlock(s: Segment, b: number): void {
+    held.count--;
+    Atomics.store(s.i32, (b >> 2) + P_LOCK_IDX, 0);
+  }
+
+  #lockSlow(p: number, s: Segment, b: number, idx: number): void {
+    const i32 = s.i32;
+    const start = performance.now();
+    let nextCheck = start + 1;
+    let pause = 0.02;
+    for (;;) {
+      for (let spin = 0; spin < 64; spin++) {
+        if (Atomics.load(i32, idx) === 0 && Atomics.compareExchange(i32, idx, 0, OWNER_ID) === 0) {
+          s.f64[(b >> 3) + P_LOCK_WAITS_IDX]++;
+          return;
+        }
+      }
+      const now = performance.now();
+      const owner = Atomics.load(i32, idx);
+      if (owner !== 0 && now >= nextCheck) {
+        nextCheck = now + 5;
+        const pid = ownerPid(owner);
+        if (pid !== process.pid && !isProcessAlive(pid) && Atomics.compareExchange(i32, idx, owner, OWNER_ID) === owner) {
+          this.#recovered(p, s, b, owner);
+          return;
+        }
+      }
+      if (now - start >= this.#lockTimeout) {
+        throw sessmapError('SESSMAP_ERR_LOCK_TIMEOUT', `page ${p} of ${this.path} stayed locked for ${this.#lockTimeout} ms by live process ${ownerPid(owner)}`, { page: p, owner, pid: ownerPid(owner), lockTimeout: this.#lockTimeout });
+      }
+      sleep(pause);
+      pause = Math.min(pause * 2, 1);
+    }
+  }
+
+  #recovered(p: number, s: Segment, b: number, owner: number): void {
+    s.f64[(b >> 3) + P_LOCK_RECOVERIES_IDX]++;
+    s.f64[(b >> 3) + P_LOCK_WAITS_IDX]++;
+    this.#validated[p] = 0; // the dead owner may have been mid-change: check before use
+    if (this.#opts.onLockRecovered) {
+      this.#recoveries.push({ page: p, owner, pid: ownerPid(owner) });
+      this.#pending = true;
+    }
+  }
+
+  #recoverWhere(match: (owner: number) => boolean): number {
+    this.#enter();
+    let n = 0;
+    for (let p = 0; p < this.#pages.pageCount; p++) {
+      const s = this.#segs[this.#pages.segOf[p]];
+      const b = this.#pages.baseOf[p];
+      const idx = (b >> 2) + P_LOCK_IDX;
+      const owner = Atomics.load(s.i32, idx);
+      if (owner === 0 || !match(owner) || Atomics.compareExchange(s.i32, idx, owner, OWNER_ID) !== owner) continue;
+      this.#recovered(p, s, b, owner);
+      held.count++;
+      try {
+        this.#repair(p, s, b);
+      } finally {
+        this.#unlock(s, b);
+      }
+      n++;
+    }
+    this.#maybeFlush();
+    return n;
+  }
+
+  /** Checks the page and rebuilds it if needed (lock held). */
+  #repair(p: number, s: Segment, b: number): void {
+    const r = repairPage(this.#pages, p, s, b, this.#maxKeyBytes);
+    this.#validated[p] = 1;
+    if (r.problems.length > 0) {
+      if (this.#opts.onRepair) this.#repairs.push({ page: p, problems: r.problems, dropped: r.dropped });
+      this.#pending = true;
+    }
+  }
+
+  #maybeFlush(): void {
+    if (this.#pending || (this.#removals !== null && this.#removals.length !== 0)) this.#flush();
+  }
+
+  /** Hands collected events to the hooks, outside any lock. A hook that throws becomes a process warning. */
+  #flush(): void {
+    if (held.count !== 0) return;
+    this.#pending = false;
+    const o = this.#opts;
+    if (this.#recoveries.length > 0) {
+      const list = this.#recoveries;
+      this.#recoveries = [];
+      for (const e of list) callHook(o.onLockRecovered, e);
+    }
+    if (this.#repairs.length > 0) {
+      const list = this.#repairs;
+      this.#repairs = [];
+      for (const e of list) callHook(o.onRepair, e);
+    }
+    const removals = this.#removals;
+    if (removals !== null && removals.length > 0) {
+      const list = removals.splice(0, removals.length);
+      for (const e of list) callHook(o.onRemove, e);
+    }
+  }
+}
+
+/** Wraps an error thrown by an update callback, which changed nothing. */
+class CallbackError {
+  constructor(readonly error: unknown) {}
+}
+
+function callHook<E>(hook: ((e: E) => void) | undefined, e: E): void {
+  if (hook === undefined) return;
+  try {
+    hook(e);
+  } catch (err) {
+    process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'SESSMAP_HOOK_ERROR' });
+  }
+}
+
+function emptyCounters(): Omit<PageStats, 'page'> {
+  return {
+    entries: 0, bytesUsed: 0, bytesFree: 0, hits: 0, misses: 0, sets: 0,
+    removals: { expired: 0, evicted: 0, deleted: 0, cleared: 0, repaired: 0 },
+    evictedLive: 0, lockRecoveries: 0, lockWaits: 0, repairs: 0,
+  };
+}
+
+function addCounters(t: Omit<PageStats, 'page'>, s: PageStats): void {
+  t.entries += s.entries; t.bytesUsed += s.bytesUsed; t.bytesFree += s.bytesFree;
+  t.hits += s.hits; t.misses += s.misses; t.sets += s.sets;
+  for (const k of Object.keys(t.removals) as (keyof typeof t.removals)[]) t.removals[k] += s.removals[k];
+  t.evictedLive += s.evictedLive; t.lockRecoveries += s.lockRecoveries; t.lockWaits += s.lockWaits; t.repairs += s.repairs;
+}

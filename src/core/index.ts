@@ -1,0 +1,3 @@
+export { SharedCache } from './cache.js';
+export { DEFAULT_OPTIONS, parseSize } from './options.js';
+export type * from './types.js';

@@ -1,0 +1,140 @@
+/**
+ * The binary layout of a sessmap file, as named constants.
+ *
+ * `_OFF` constants are byte offsets; `_IDX` constants are the matching typed-array
+ * indices (byte offset / element size) used on the hot path. All multi-byte fields are
+ * little-endian (the byte order of every platform Node supports in practice; the magic
+ * check refuses a file written in another order). Mirrored in docs/file-format.md.
+ */
+
+// ---------------------------------------------------------------- file header
+/** The header occupies the first 4096 bytes; pages start right after it. */
+export const HEADER_SIZE = 4096;
+/** `SESSMAP` followed by a NUL byte. */
+export const MAGIC = Buffer.from('SESSMAP\0', 'latin1');
+/** Bumped on every incompatible change of this layout. */
+export const FORMAT_VERSION = 1;
+
+export const H_MAGIC_OFF = 0; //            8 bytes
+export const H_VERSION_OFF = 8; //          u32
+export const H_HEADER_SIZE_OFF = 12; //     u32
+export const H_PAGE_COUNT_OFF = 16; //      u32
+export const H_PAGE_SIZE_OFF = 20; //       u32
+export const H_SLOTS_OFF = 24; //           u32 slots per page (power of two)
+export const H_MAX_KEY_OFF = 28; //         u32 max key bytes
+export const H_FLAGS_OFF = 32; //           u32 bits 0-1 eviction policy, bits 2-3 default serializer
+export const H_CREATED_OFF = 40; //         f64 ms since the epoch
+export const H_DEFAULT_TTL_OFF = 48; //     f64 ms (0 = none)
+export const H_FILE_SIZE_OFF = 56; //       f64 bytes
+export const H_SEED_OFF = 64; //            32 random bytes: [0,8) page/slot hash key, [8,32) id-hash secret
+export const H_SEED_LEN = 32;
+export const H_CRC_OFF = 96; //             u32 crc32 of bytes [0, 96)
+export const H_IMMUTABLE_END = 96;
+// Mutable part of the header (not covered by the checksum).
+export const H_STATE_OFF = 128; //          i32 0 = initialising, 1 = ready
+export const H_EPOCH_OFF = 132; //          i32 bumped by every reinit
+export const H_STATE_IDX = H_STATE_OFF >> 2;
+export const H_EPOCH_IDX = H_EPOCH_OFF >> 2;
+
+export const STATE_INITIALISING = 0;
+export const STATE_READY = 1;
+
+export const POLICY_CODES = { lru: 0, none: 1 } as const;
+export const SERIALIZER_CODES = { json: 0, v8: 1, raw: 2 } as const;
+
+// ---------------------------------------------------------------- page header
+/** Bytes of each page's header; the slot table follows, then the item area. */
+export const PAGE_HEADER_SIZE = 256;
+
+export const P_LOCK_OFF = 0; //             i32 owner id of the lock holder, 0 = free
+export const P_DIRTY_OFF = 4; //            i32 non-zero while a mutation is under way
+export const P_FREE_OFF = 8; //             u32 end of the item log (page-relative byte offset)
+export const P_COUNT_OFF = 12; //           u32 live items indexed in the slot table
+export const P_LIVE_BYTES_OFF = 16; //      u32 bytes of live items
+export const P_DEAD_BYTES_OFF = 20; //      u32 bytes of dead items below the log end
+export const P_COMPACT_OFF = 24; //         u32 1 while a compaction is under way
+export const P_C_READ_OFF = 28; //          u32 compaction: next item to consider
+export const P_C_WRITE_OFF = 32; //         u32 compaction: where the next live item goes
+export const P_C_END_OFF = 36; //           u32 compaction: log end when it started
+export const P_C_SRC_OFF = 40; //           u32 move journal: source of the item being moved
+export const P_C_DST_OFF = 44; //           u32 move journal: destination
+export const P_C_LEN_OFF = 48; //           u32 move journal: length (0 = no move under way)
+export const P_C_DONE_OFF = 52; //          u32 move journal: bytes already copied
+export const P_VERSION_OFF = 56; //         u32 last version handed out in this page
+// Float64 counters (exact integers up to 2^53).
+export const P_TICK_OFF = 64; //            access clock for LRU order
+export const P_HITS_OFF = 72;
+export const P_MISSES_OFF = 80;
+export const P_SETS_OFF = 88;
+export const P_R_EXPIRED_OFF = 96;
+export const P_R_EVICTED_OFF = 104;
+export const P_R_DELETED_OFF = 112;
+export const P_R_CLEARED_OFF = 120;
+export const P_R_REPAIRED_OFF = 128;
+export const P_EVICTED_LIVE_OFF = 136;
+export const P_LOCK_RECOVERIES_OFF = 144;
+export const P_LOCK_WAITS_OFF = 152;
+export const P_REPAIRS_OFF = 160;
+
+export const P_LOCK_IDX = P_LOCK_OFF >> 2;
+export const P_DIRTY_IDX = P_DIRTY_OFF >> 2;
+export const P_FREE_IDX = P_FREE_OFF >> 2;
+export const P_COUNT_IDX = P_COUNT_OFF >> 2;
+export const P_LIVE_BYTES_IDX = P_LIVE_BYTES_OFF >> 2;
+export const P_DEAD_BYTES_IDX = P_DEAD_BYTES_OFF >> 2;
+export const P_COMPACT_IDX = P_COMPACT_OFF >> 2;
+export const P_C_READ_IDX = P_C_READ_OFF >> 2;
+export const P_C_WRITE_IDX = P_C_WRITE_OFF >> 2;
+export const P_C_END_IDX = P_C_END_OFF >> 2;
+export const P_C_SRC_IDX = P_C_SRC_OFF >> 2;
+export const P_C_DST_IDX = P_C_DST_OFF >> 2;
+export const P_C_LEN_IDX = P_C_LEN_OFF >> 2;
+export const P_C_DONE_IDX = P_C_DONE_OFF >> 2;
+export const P_VERSION_IDX = P_VERSION_OFF >> 2;
+export const P_TICK_IDX = P_TICK_OFF >> 3;
+export const P_HITS_IDX = P_HITS_OFF >> 3;
+export const P_MISSES_IDX = P_MISSES_OFF >> 3;
+export const P_SETS_IDX = P_SETS_OFF >> 3;
+export const P_R_EXPIRED_IDX = P_R_EXPIRED_OFF >> 3;
+export const P_R_EVICTED_IDX = P_R_EVICTED_OFF >> 3;
+export const P_R_DELETED_IDX = P_R_DELETED_OFF >> 3;
+export const P_R_CLEARED_IDX = P_R_CLEARED_OFF >> 3;
+export const P_R_REPAIRED_IDX = P_R_REPAIRED_OFF >> 3;
+export const P_EVICTED_LIVE_IDX = P_EVICTED_LIVE_OFF >> 3;
+export const P_LOCK_RECOVERIES_IDX = P_LOCK_RECOVERIES_OFF >> 3;
+export const P_LOCK_WAITS_IDX = P_LOCK_WAITS_OFF >> 3;
+export const P_REPAIRS_IDX = P_REPAIRS_OFF >> 3;
+
+// ---------------------------------------------------------------- slot table
+/** Each slot: u32 hash, u32 page-relative offset of the item (0 = empty). */
+export const SLOT_SIZE = 8;
+/** A page accepts a new key only while fewer than this share of its slots is used. */
+export const MAX_SLOT_LOAD = 0.75;
+
+// ---------------------------------------------------------------- items
+/** Items are 8-byte aligned; this header precedes the key and value bytes. */
+export const ITEM_HEADER_SIZE = 64;
+/** `ITM1`, little-endian. A zero word where an item would start marks the end of the log. */
+export const ITEM_MAGIC = 0x314d5449;
+
+export const I_MAGIC_OFF = 0; //            u32
+export const I_LEN_OFF = 4; //              u32 total length including padding (multiple of 8)
+export const I_FLAGS_OFF = 8; //            u32 mutable: bit 0 = live
+export const I_EXPIRES_OFF = 16; //         f64 mutable: absolute expiry in ms, 0 = never
+export const I_TICK_OFF = 24; //            f64 mutable: page access clock at last use
+export const I_CRC_OFF = 32; //             u32 crc32 of bytes [36, 64 + keyLen + valueLen)
+export const I_HASH_OFF = 36; //            u32 keyed hash of the key
+export const I_VERSION_OFF = 40; //         u32 page-wide write counter at the time of the write
+export const I_VALUE_LEN_OFF = 44; //       u32
+export const I_KEY_LEN_OFF = 48; //         u16
+export const I_TYPE_OFF = 50; //            u8 serializer code + 1 (0 is never valid)
+export const I_PRIORITY_OFF = 51; //        u8 0 = low, 1 = normal
+export const I_CREATED_OFF = 56; //         f64 ms since the epoch
+export const I_CRC_START = 36;
+
+export const FLAG_LIVE = 1;
+
+/** Largest single mapping the mmap binding can make (its size and offset are C ints). */
+export const MAX_MAPPING_BYTES = 0x7fffffff;
+/** Upper bound of page bytes per mapping, rounded down to whole pages at run time. */
+export const DEFAULT_SEGMENT_BYTES = 0x40000000; // 1 GiB

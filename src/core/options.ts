@@ -1,0 +1,198 @@
+/**
+ * Option validation and geometry. Every validator names the option and the expected range,
+ * and throws SESSMAP_ERR_INVALID_OPTION; `undefined` always means the default.
+ */
+import { sessmapError } from '../errors.js';
+import { HEADER_SIZE, ITEM_HEADER_SIZE, MAX_MAPPING_BYTES, PAGE_HEADER_SIZE, SLOT_SIZE } from './layout.js';
+import type { CreateOptions, EvictionPolicy, LockRecoveryEvent, RemovalEvent, RepairEvent, SerializerName } from './types.js';
+
+export const MIN_PAGE_SIZE = 8 * 1024;
+export const MAX_PAGE_SIZE = 64 * 1024 * 1024;
+export const MAX_KEY_BYTES_LIMIT = 4096;
+export const MAX_PAGE_COUNT = 1 << 24;
+
+/** Defaults of {@link CreateOptions}. */
+export const DEFAULT_OPTIONS = Object.freeze({
+  size: 64 * 1024 * 1024,
+  maxKeyBytes: 1024,
+  defaultTtl: 0,
+  serializer: 'json' as SerializerName,
+  evictionPolicy: 'lru' as EvictionPolicy,
+  ifExists: 'error' as 'error' | 'attach' | 'reinit',
+  lockTimeout: 2000,
+  verifyReads: false,
+});
+
+const SIZE_RE = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$/i;
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+function invalid(name: string, expected: string, got: unknown): never {
+  let shown: string;
+  try {
+    shown = typeof got === 'string' ? JSON.stringify(got) : String(got);
+  } catch {
+    shown = typeof got;
+  }
+  throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `option "${name}" must be ${expected}; got ${shown}`, { option: name, expected });
+}
+
+/** Parses a byte size given as a number or a string with an optional k/m/g suffix (powers of 1024). */
+export function parseSize(name: string, value: number | string): number {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string') {
+    const m = SIZE_RE.exec(value);
+    if (!m) invalid(name, "a byte count or a string like '64m'", value);
+    n = Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+  } else invalid(name, "a byte count or a string like '64m'", value);
+  if (!Number.isSafeInteger(n) || n <= 0) invalid(name, 'a positive whole number of bytes', value);
+  return n;
+}
+
+export function validateInt(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    invalid(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** A duration in ms: a finite number >= 0, or Infinity. `0` and `Infinity` mean "no expiry" for TTLs. */
+export function validateTtl(name: string, value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) invalid(name, 'a number of milliseconds >= 0 (0 or Infinity: no expiry)', value);
+  return value;
+}
+
+export function validateTimeout(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) invalid(name, 'a positive, finite number of milliseconds', value);
+  return value;
+}
+
+export function validateEnum<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    invalid(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+export function validateFunction<F>(name: string, value: unknown): F {
+  if (typeof value !== 'function') invalid(name, 'a function', value);
+  return value as F;
+}
+
+export function validateBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') invalid(name, 'true or false', value);
+  return value;
+}
+
+/** Per-handle options, shared by create and open. */
+export interface HandleOptions {
+  serializer: SerializerName | undefined;
+  defaultTtl: number | undefined;
+  lockTimeout: number;
+  onRemove: ((event: RemovalEvent) => void) | undefined;
+  onLockRecovered: ((event: LockRecoveryEvent) => void) | undefined;
+  onRepair: ((event: RepairEvent) => void) | undefined;
+  verifyReads: boolean;
+  clock: () => number;
+}
+
+export function normaliseHandleOptions(o: {
+  serializer?: unknown;
+  defaultTtl?: unknown;
+  lockTimeout?: unknown;
+  onRemove?: unknown;
+  onLockRecovered?: unknown;
+  onRepair?: unknown;
+  verifyReads?: unknown;
+  clock?: unknown;
+}): HandleOptions {
+  return {
+    serializer: o.serializer === undefined ? undefined : validateEnum<SerializerName>('serializer', o.serializer, ['json', 'v8', 'raw']),
+    defaultTtl: o.defaultTtl === undefined ? undefined : validateTtl('defaultTtl', o.defaultTtl),
+    lockTimeout: o.lockTimeout === undefined ? DEFAULT_OPTIONS.lockTimeout : validateTimeout('lockTimeout', o.lockTimeout),
+    onRemove: o.onRemove === undefined ? undefined : validateFunction('onRemove', o.onRemove),
+    onLockRecovered: o.onLockRecovered === undefined ? undefined : validateFunction('onLockRecovered', o.onLockRecovered),
+    onRepair: o.onRepair === undefined ? undefined : validateFunction('onRepair', o.onRepair),
+    verifyReads: o.verifyReads === undefined ? DEFAULT_OPTIONS.verifyReads : validateBoolean('verifyReads', o.verifyReads),
+    clock: o.clock === undefined ? Date.now : validateFunction('clock', o.clock),
+  };
+}
+
+/** The geometry of a file, as laid down at creation. */
+export interface FileGeometry {
+  pageCount: number;
+  pageSize: number;
+  slotsPerPage: number;
+  maxKeyBytes: number;
+  fileSize: number;
+}
+
+/** Byte offset (page-relative) where a page's item area starts. */
+export function dataStart(slotsPerPage: number): number {
+  return (PAGE_HEADER_SIZE + slotsPerPage * SLOT_SIZE + 15) & ~15;
+}
+
+/**
+ * The largest key + value byte count that can always be stored: half the item area less one
+ * item header and a padding margin, so the old value of a key and its new value fit in a page
+ * side by side (an overwrite never has to destroy the old value before the new one is whole).
+ */
+export function maxItemBytesOf(pageSize: number, slotsPerPage: number): number {
+  const half = Math.floor((pageSize - dataStart(slotsPerPage)) / 2);
+  return (half & ~15) - 2 * ITEM_HEADER_SIZE;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
+/** Validates the geometry options of `create` and derives the full geometry. */
+export function computeGeometry(o: CreateOptions): FileGeometry {
+  const explicitPageSize = o.pageSize === undefined ? undefined : parseSize('pageSize', o.pageSize);
+  const size = o.size === undefined ? undefined : parseSize('size', o.size);
+  const totalForDefault = size ?? DEFAULT_OPTIONS.size;
+  const pageSize = explicitPageSize ?? (totalForDefault <= 16 * 1024 * 1024 ? 64 * 1024 : 256 * 1024);
+  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || pageSize % 4096 !== 0) {
+    invalid('pageSize', `a multiple of 4096 from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE}`, o.pageSize ?? pageSize);
+  }
+  let pageCount: number;
+  if (o.pageCount !== undefined) pageCount = validateInt('pageCount', o.pageCount, 1, MAX_PAGE_COUNT);
+  else {
+    pageCount = Math.floor((totalForDefault - HEADER_SIZE) / pageSize);
+    if (pageCount < 1) invalid('size', `at least ${HEADER_SIZE + pageSize} bytes (header + one page of ${pageSize})`, o.size);
+  }
+  let slotsPerPage: number;
+  if (o.slotsPerPage !== undefined) {
+    slotsPerPage = validateInt('slotsPerPage', o.slotsPerPage, 8, 1 << 20);
+    if (!isPowerOfTwo(slotsPerPage)) invalid('slotsPerPage', 'a power of two', o.slotsPerPage);
+  } else {
+    slotsPerPage = 64;
+    while (slotsPerPage * 256 < pageSize) slotsPerPage *= 2;
+  }
+  if (dataStart(slotsPerPage) > pageSize / 4) invalid('slotsPerPage', `small enough that the slot table takes at most a quarter of a ${pageSize}-byte page`, slotsPerPage);
+  const maxKeyBytes = o.maxKeyBytes === undefined ? DEFAULT_OPTIONS.maxKeyBytes : validateInt('maxKeyBytes', o.maxKeyBytes, 1, MAX_KEY_BYTES_LIMIT);
+  if (maxKeyBytes > maxItemBytesOf(pageSize, slotsPerPage) / 2) invalid('maxKeyBytes', `at most half of maxItemBytes (${maxItemBytesOf(pageSize, slotsPerPage)}) for pageSize ${pageSize}`, maxKeyBytes);
+  const fileSize = HEADER_SIZE + pageCount * pageSize;
+  return { pageCount, pageSize, slotsPerPage, maxKeyBytes, fileSize };
+}
+
+/** One mapping of whole pages: the binding's size and offset arguments are C ints. */
+export interface SegmentPlan {
+  offset: number;
+  firstPage: number;
+  pageCount: number;
+}
+
+/** Splits the pages into mappings that the binding can make; throws when the file is too large for it. */
+export function planSegments(g: FileGeometry, segmentLimit: number = MAX_MAPPING_BYTES): SegmentPlan[] {
+  const perSegment = Math.max(1, Math.floor(Math.min(segmentLimit, MAX_MAPPING_BYTES) / g.pageSize));
+  const plans: SegmentPlan[] = [];
+  for (let first = 0; first < g.pageCount; first += perSegment) {
+    const offset = HEADER_SIZE + first * g.pageSize;
+    if (offset > MAX_MAPPING_BYTES) {
+      invalid('size', `small enough for the mmap binding, whose offsets stop at ${MAX_MAPPING_BYTES} bytes (about ${Math.floor((MAX_MAPPING_BYTES + perSegment * g.pageSize) / 1024 ** 2)} MiB in all with pageSize ${g.pageSize})`, g.fileSize);
+    }
+    plans.push({ offset, firstPage: first, pageCount: Math.min(perSegment, g.pageCount - first) });
+  }
+  return plans;
+}

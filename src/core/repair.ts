@@ -1,0 +1,267 @@
+/**
+ * Page validation and repair. A page is checked the first time a process touches it, and
+ * repaired whenever it is found marked mid-change (its writer died), mid-compaction, or
+ * inconsistent (bytes flipped on disk). Repair keeps every item whose header, checksum and
+ * keyed hash hold, drops the rest (reporting them as 'repaired'), and rebuilds the slot table
+ * and the counts from the items. The caller holds the page lock.
+ */
+import { crc32 } from 'node:zlib';
+import { FAULTS, fault } from './faults.js';
+import type { Segment } from './file.js';
+import {
+  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
+  I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
+  P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
+  P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_TICK_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
+} from './layout.js';
+import { alignItem, type Pages } from './pages.js';
+
+export interface RepairResult {
+  /** What was wrong; empty when the page was consistent. */
+  problems: string[];
+  /** Items dropped because they were torn or unreadable. */
+  dropped: number;
+}
+
+const TYPE_MAX = 3;
+const MID_CHANGE = 'marked mid-change';
+
+/** True when the item at page offset `off` is whole: sane lengths, checksum and keyed hash. */
+function itemIsWhole(pages: Pages, s: Segment, b: number, off: number, maxKeyBytes: number): boolean {
+  const a = b + off;
+  const len = s.u32[(a + I_LEN_OFF) >> 2];
+  if (len < ITEM_HEADER_SIZE || (len & 15) !== 0 || off + len > pages.pageSize) return false;
+  const klen = s.u16[(a + I_KEY_LEN_OFF) >> 1];
+  const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+  if (klen < 1 || klen > maxKeyBytes) return false;
+  const natural = ITEM_HEADER_SIZE + klen + vlen;
+  if (natural > len || len - alignItem(natural) >= 2 * ITEM_HEADER_SIZE) return false;
+  const type = s.buf[a + I_TYPE_OFF];
+  if (type < 1 || type > TYPE_MAX || s.buf[a + I_PRIORITY_OFF] > 1) return false;
+  // Expiry and access clock are outside the checksum (they change in place): they must be plain numbers.
+  const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+  const tick = s.f64[(a + I_TICK_OFF) >> 3];
+  if (!(exp >= 0 && exp < 8.64e15) || !Number.isSafeInteger(tick) || tick < 0) return false;
+  if (crc32(s.buf.subarray(a + I_CRC_START, a + natural)) !== s.u32[(a + I_CRC_OFF) >> 2]) return false;
+  s.buf.copy(pages.scratch2, 0, a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + klen);
+  return pages.hashKey2(klen) === s.u32[(a + I_HASH_OFF) >> 2];
+}
+
+function headerLooksValid(pages: Pages, s: Segment, b: number, off: number): boolean {
+  const len = s.u32[(b + off + I_LEN_OFF) >> 2];
+  return s.u32[(b + off) >> 2] === ITEM_MAGIC && len >= 16 && (len & 15) === 0 && off + len <= pages.pageSize;
+}
+
+/** Walks the log read-only and lists every inconsistency; [] means the page is sound. */
+export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: number): string[] {
+  const problems: string[] = [];
+  const u32 = s.u32;
+  const h = b >> 2;
+  if (s.i32[h + P_DIRTY_IDX] !== 0) problems.push(MID_CHANGE);
+  if (u32[h + P_COMPACT_IDX] !== 0) problems.push('compaction unfinished');
+  const free = u32[h + P_FREE_IDX];
+  if (free < pages.ds || free > pages.pageSize || (free & 15) !== 0) {
+    problems.push(`log end ${free} out of range`);
+    return problems;
+  }
+  const seen = new Map<string, number>();
+  let live = 0;
+  let liveBytes = 0;
+  let deadBytes = 0;
+  let maxTick = 0;
+  let off = pages.ds;
+  while (off < free) {
+    if (!headerLooksValid(pages, s, b, off)) {
+      problems.push(`bad item header at ${off}`);
+      return problems;
+    }
+    const a = b + off;
+    const len = u32[(a + I_LEN_OFF) >> 2];
+    if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      if (!itemIsWhole(pages, s, b, off, maxKeyBytes)) problems.push(`torn item at ${off}`);
+      else {
+        const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
+        if (seen.has(key)) problems.push(`duplicate key at ${off}`);
+        seen.set(key, off);
+        if (pages.slotOfItem(s, b, u32[(a + I_HASH_OFF) >> 2], off) < 0) problems.push(`item at ${off} not in the slot table`);
+      }
+      live++;
+      liveBytes += len;
+      maxTick = Math.max(maxTick, s.f64[(a + I_TICK_OFF) >> 3]);
+    } else deadBytes += len;
+    off += len;
+  }
+  if (off !== free) problems.push(`log overruns its end ${free}`);
+  for (let w = (b + free) >> 2; w < (b + pages.pageSize) >> 2; w++) {
+    if (u32[w] !== 0) {
+      problems.push(`bytes beyond the log end at ${(w << 2) - b}`);
+      break;
+    }
+  }
+  let occupied = 0;
+  const st = (b + PAGE_HEADER_SIZE) >> 2;
+  for (let i = 0; i < pages.slots; i++) {
+    const o = u32[st + (i << 1) + 1];
+    if (o === 0) continue;
+    occupied++;
+    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || (u32[(b + o + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0 || u32[st + (i << 1)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
+      problems.push(`slot ${i} points at no live item`);
+    }
+  }
+  if (occupied !== live || u32[h + P_COUNT_IDX] !== live) problems.push(`counts disagree (slots ${occupied}, header ${u32[h + P_COUNT_IDX]}, items ${live})`);
+  if (u32[h + P_LIVE_BYTES_IDX] !== liveBytes || u32[h + P_DEAD_BYTES_IDX] !== deadBytes) problems.push('byte counts disagree');
+  if (!(s.f64[(b >> 3) + P_TICK_IDX] >= maxTick)) problems.push('access clock behind its items');
+  for (let i = P_TICK_IDX; i <= P_REPAIRS_IDX; i++) {
+    const v = s.f64[(b >> 3) + i];
+    if (!Number.isSafeInteger(v) || v < 0) {
+      problems.push('counter out of range');
+      break;
+    }
+  }
+  return problems;
+}
+
+/** Finds the next whole live item at or after `from` (8-byte steps), or -1. */
+function nextWhole(pages: Pages, s: Segment, b: number, from: number, maxKeyBytes: number): number {
+  for (let off = from; off + ITEM_HEADER_SIZE <= pages.pageSize; off += 16) {
+    if (s.u32[(b + off) >> 2] === ITEM_MAGIC && (s.u32[(b + off + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0 && itemIsWhole(pages, s, b, off, maxKeyBytes)) {
+      return off;
+    }
+  }
+  return -1;
+}
+
+/** Whether the compaction journal in the header is one that compaction itself could have left. */
+function journalIsSane(pages: Pages, s: Segment, b: number): boolean {
+  const u32 = s.u32;
+  const h = b >> 2;
+  const r = u32[h + P_C_READ_IDX];
+  const w = u32[h + P_C_WRITE_IDX];
+  const end = u32[h + P_C_END_IDX];
+  const len = u32[h + P_C_LEN_IDX];
+  const ok = u32[h + P_COMPACT_IDX] === 1 && pages.ds <= w && w <= r && r <= end && end <= pages.pageSize && ((r | w | end) & 15) === 0;
+  if (!ok) return false;
+  if (len === 0) return true;
+  return u32[h + P_C_SRC_IDX] === r && u32[h + P_C_DST_IDX] === w && r + len <= end && u32[h + P_C_DONE_IDX] <= len && (len & 15) === 0;
+}
+
+/**
+ * Rebuilds a page from its whole items. Finishes an interrupted compaction first when its
+ * journal is sane; otherwise resynchronises past damage by looking for the next whole item.
+ */
+export function repairPage(pages: Pages, page: number, s: Segment, b: number, maxKeyBytes: number): RepairResult {
+  const problems = checkPage(pages, s, b, maxKeyBytes);
+  const u32 = s.u32;
+  const h = b >> 2;
+  if (problems.length === 0) return { problems, dropped: 0 };
+  if (problems.length === 1 && problems[0] === MID_CHANGE) {
+    // A writer stopped (or failed) between steps but left everything consistent: nothing to rebuild.
+    s.i32[h + P_DIRTY_IDX] = 0;
+    return { problems: [], dropped: 0 };
+  }
+  s.i32[h + P_DIRTY_IDX] = 1;
+  if (u32[h + P_COMPACT_IDX] !== 0) {
+    if (!journalIsSane(pages, s, b) || !pages.resumeCompaction(s, b)) u32[h + P_COMPACT_IDX] = 0;
+  }
+  let dropped = 0;
+  const keep = new Map<string, number>();
+  let off = pages.ds;
+  let end = pages.ds;
+  while (off < pages.pageSize) {
+    if (headerLooksValid(pages, s, b, off)) {
+      const a = b + off;
+      const len = u32[(a + I_LEN_OFF) >> 2];
+      if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+        if (itemIsWhole(pages, s, b, off, maxKeyBytes)) {
+          const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
+          const prev = keep.get(key);
+          if (prev === undefined) keep.set(key, off);
+          else {
+            // Two whole copies of a key: a writer died between publishing and retiring the old one.
+            const newer = ((u32[(a + I_VERSION_OFF) >> 2] - u32[(b + prev + I_VERSION_OFF) >> 2]) | 0) > 0;
+            u32[((newer ? b + prev : a) + I_FLAGS_OFF) >> 2] = 0;
+            if (newer) keep.set(key, off);
+          }
+        } else {
+          dropped++;
+          reportTorn(pages, s, b, page, off, maxKeyBytes);
+          u32[(a + I_FLAGS_OFF) >> 2] = 0;
+        }
+      }
+      off += len;
+      end = off;
+      continue;
+    }
+    const next = nextWhole(pages, s, b, off + 16, maxKeyBytes);
+    if (next < 0) break;
+    // Cover the damage with a dead filler so the log can be walked past it.
+    u32[(b + off + I_FLAGS_OFF) >> 2] = 0;
+    u32[(b + off + I_LEN_OFF) >> 2] = next - off;
+    u32[(b + off) >> 2] = ITEM_MAGIC;
+    off = next;
+  }
+  if (FAULTS) fault('repair:partial');
+  s.buf.fill(0, b + end, b + pages.pageSize);
+  u32[h + P_FREE_IDX] = end;
+  if (!pages.rebuildSlots(s, b)) {
+    // More items than slots (only after damage): drop the ones left out.
+    for (const o of keep.values()) {
+      if (pages.slotOfItem(s, b, u32[(b + o + I_HASH_OFF) >> 2], o) < 0) {
+        dropped++;
+        reportTorn(pages, s, b, page, o, maxKeyBytes);
+        u32[(b + o + I_FLAGS_OFF) >> 2] = 0;
+      }
+    }
+  }
+  recount(pages, s, b);
+  const f = b >> 3;
+  for (let i = P_HITS_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
+  s.f64[f + P_REPAIRS_IDX]++;
+  s.f64[f + P_R_REPAIRED_IDX] += dropped;
+  u32[h + P_C_LEN_IDX] = 0;
+  u32[h + P_COMPACT_IDX] = 0;
+  s.i32[h + P_DIRTY_IDX] = 0;
+  return { problems, dropped };
+}
+
+function reportTorn(pages: Pages, s: Segment, b: number, page: number, off: number, maxKeyBytes: number): void {
+  if (pages.sink === null) return;
+  const a = b + off;
+  const klen = s.u16[(a + I_KEY_LEN_OFF) >> 1];
+  let key = '';
+  if (klen >= 1 && klen <= maxKeyBytes && off + ITEM_HEADER_SIZE + klen <= pages.pageSize) {
+    const candidate = s.buf.toString('utf8', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + klen);
+    s.buf.copy(pages.scratch2, 0, a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + klen);
+    // Name the key only when its bytes are the ones the hash was taken of.
+    if (pages.hashKey2(klen) === s.u32[(a + I_HASH_OFF) >> 2]) key = candidate;
+  }
+  pages.sink.push({ key, reason: 'repaired', page, ttlLeft: undefined });
+}
+
+/** Recomputes the counts, byte totals, access clock and version counter from the log. */
+function recount(pages: Pages, s: Segment, b: number): void {
+  const u32 = s.u32;
+  const h = b >> 2;
+  const end = u32[h + P_FREE_IDX];
+  let liveBytes = 0;
+  let deadBytes = 0;
+  let maxTick = 0;
+  let maxVersion = u32[h + P_VERSION_IDX];
+  for (let off = pages.ds; off < end; ) {
+    const a = b + off;
+    const len = u32[(a + I_LEN_OFF) >> 2];
+    if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      liveBytes += len;
+      const t = s.f64[(a + I_TICK_OFF) >> 3];
+      if (t > maxTick && Number.isSafeInteger(t)) maxTick = t;
+      const v = u32[(a + I_VERSION_OFF) >> 2];
+      if (((v - maxVersion) | 0) > 0) maxVersion = v;
+    } else deadBytes += len;
+    off += len;
+  }
+  u32[h + P_LIVE_BYTES_IDX] = liveBytes;
+  u32[h + P_DEAD_BYTES_IDX] = deadBytes;
+  u32[h + P_VERSION_IDX] = maxVersion;
+  const f = b >> 3;
+  if (!(s.f64[f + P_TICK_IDX] >= maxTick) || !Number.isSafeInteger(s.f64[f + P_TICK_IDX])) s.f64[f + P_TICK_IDX] = maxTick;
+}

@@ -1,0 +1,66 @@
+/**
+ * Value encoding. Each item records the serializer it was written with (its type byte), so
+ * handles configured with different serializers still read each other's entries.
+ */
+import v8 from 'node:v8';
+import { sessmapError } from '../errors.js';
+import type { SerializerName } from './types.js';
+
+/** Item type bytes: serializer code + 1 (0 never appears in a valid item). */
+export const TYPE_JSON = 1;
+export const TYPE_V8 = 2;
+export const TYPE_RAW = 3;
+
+export const TYPE_OF: Record<SerializerName, number> = { json: TYPE_JSON, v8: TYPE_V8, raw: TYPE_RAW };
+
+/** A serialized value: a string (JSON, written as UTF-8 straight into the mapping) or bytes. */
+export type Encoded = string | Uint8Array;
+
+export function encode(type: number, value: unknown): Encoded {
+  if (type === TYPE_JSON) {
+    let s: string | undefined;
+    try {
+      s = JSON.stringify(value);
+    } catch (err) {
+      throw sessmapError('SESSMAP_ERR_SERIALIZE', `value cannot be serialized as JSON: ${(err as Error).message}`, { serializer: 'json' }, err);
+    }
+    if (typeof s !== 'string') throw sessmapError('SESSMAP_ERR_SERIALIZE', `value of type ${typeof value} has no JSON form`, { serializer: 'json' });
+    return s;
+  }
+  if (type === TYPE_V8) {
+    try {
+      return v8.serialize(value);
+    } catch (err) {
+      throw sessmapError('SESSMAP_ERR_SERIALIZE', `value cannot be serialized with v8.serialize: ${(err as Error).message}`, { serializer: 'v8' }, err);
+    }
+  }
+  if (value instanceof Uint8Array) return value;
+  throw sessmapError('SESSMAP_ERR_SERIALIZE', `serializer 'raw' stores a Buffer or Uint8Array; got ${value === null ? 'null' : typeof value}`, { serializer: 'raw' });
+}
+
+export function encodedLength(e: Encoded): number {
+  return typeof e === 'string' ? Buffer.byteLength(e, 'utf8') : e.byteLength;
+}
+
+/** Copies an encoded value into `buf` at `at`. */
+export function writeEncoded(buf: Buffer, at: number, e: Encoded, len: number): void {
+  if (typeof e === 'string') buf.write(e, at, len, 'utf8');
+  else buf.set(e, at);
+}
+
+/**
+ * What a read copies out of the mapping while it holds the lock: the JSON text, or a
+ * private copy of the bytes. Decoding happens after the lock is released.
+ */
+export function copyOut(buf: Buffer, type: number, start: number, end: number): string | Buffer {
+  if (type === TYPE_JSON) return buf.toString('utf8', start, end);
+  const copy = Buffer.allocUnsafe(end - start);
+  buf.copy(copy, 0, start, end);
+  return copy;
+}
+
+export function decode(type: number, raw: string | Buffer): unknown {
+  if (type === TYPE_JSON) return JSON.parse(raw as string);
+  if (type === TYPE_V8) return v8.deserialize(raw as Buffer);
+  return raw;
+}

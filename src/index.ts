@@ -1,0 +1,2 @@
+export * from './core/index.js';
+export { ERROR_CODES, SessmapError, errorFromJSON, isSessmapError, type ErrorCode } from './errors.js';
