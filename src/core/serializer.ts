@@ -6,6 +6,9 @@ import v8 from 'node:v8';
 import { sessmapError } from '../errors.js';
 import type { SerializerName } from './types.js';
 
+/** Node's own UTF-8 decoder behind Buffer#toString, without its argument handling. */
+type Utf8Sliceable = { utf8Slice(start: number, end: number): string };
+
 /** Item type bytes: serializer code + 1 (0 never appears in a valid item). */
 export const TYPE_JSON = 1;
 export const TYPE_V8 = 2;
@@ -53,9 +56,10 @@ export function writeEncoded(buf: Buffer, at: number, e: Encoded, len: number): 
  * private copy of the bytes. Decoding happens after the lock is released.
  */
 export function copyOut(buf: Buffer, type: number, start: number, end: number): string | Buffer {
-  if (type === TYPE_JSON) return buf.toString('utf8', start, end);
+  if (type === TYPE_JSON) return (buf as unknown as Utf8Sliceable).utf8Slice(start, end);
   const copy = Buffer.allocUnsafe(end - start);
-  buf.copy(copy, 0, start, end);
+  // TypedArray#set from a plain view is cheaper than Buffer#copy's argument handling.
+  copy.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
   return copy;
 }
 
