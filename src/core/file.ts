@@ -8,6 +8,7 @@
  * or recreates a file because options differ.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -78,8 +79,13 @@ export function ensurePrivateDir(dir: string): void {
   } catch (err) {
     throw ioError('stat', dir, err);
   }
+  const sticky = (st.mode & 0o1000) !== 0;
+  const uid = process.getuid?.();
+  if (!sticky && uid !== undefined && st.uid !== uid && st.uid !== 0) {
+    throw sessmapError('SESSMAP_ERR_FILE_OWNER', `directory ${dir} belongs to uid ${st.uid}, not to this process (uid ${uid})`, { path: dir, owner: st.uid, uid });
+  }
   // World- or group-writable without the sticky bit: anyone could swap our file.
-  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+  if ((st.mode & 0o022) !== 0 && !sticky) {
     throw sessmapError('SESSMAP_ERR_FILE_PERMISSIONS', `directory ${dir} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)}) and not sticky; use a private (0700) directory`, { path: dir, mode: st.mode & 0o7777 });
   }
 }
@@ -227,4 +233,14 @@ export function waitReady(header: Segment, file: string, timeoutMs: number): voi
 
 export function currentEpoch(header: Segment): number {
   return Atomics.load(header.i32, H_EPOCH_IDX);
+}
+
+/**
+ * The default private directory for cache files: `$XDG_RUNTIME_DIR/sessmap` (a per-user tmpfs on
+ * systemd hosts) when that variable names a directory, else `<tmpdir>/sessmap-<uid>`, created 0700.
+ */
+export function defaultCacheDir(): string {
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  if (xdg && path.isAbsolute(xdg) && fs.existsSync(xdg)) return path.join(xdg, 'sessmap');
+  return path.join(os.tmpdir(), `sessmap-${process.getuid?.() ?? 'user'}`);
 }
