@@ -144,6 +144,7 @@ export class SharedCache<V = unknown> {
       raw = copyOut(s.buf, type, start, end);
     } finally {
       this.#unlock(s, b);
+      if (this.#pending) this.#flush();
     }
     return this.#decode(p, type, raw);
   }
@@ -304,7 +305,7 @@ export class SharedCache<V = unknown> {
         const end = s.u32[(b >> 2) + P_FREE_IDX];
         let n = 0;
         for (let off = pages.ds; off < end; off += s.u32[(b + off + I_LEN_OFF) >> 2]) {
-          if ((s.u32[(b + off + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0) continue;
+          if (s.u32[(b + off + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) continue;
           pages.report(s, b + off, p, 'cleared', undefined);
           n++;
         }
@@ -586,7 +587,7 @@ export class SharedCache<V = unknown> {
         const end = s.u32[(b >> 2) + P_FREE_IDX];
         for (let off = pages.ds; off < end; off += s.u32[(b + off + I_LEN_OFF) >> 2]) {
           const a = b + off;
-          if ((s.u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0) continue;
+          if (s.u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) continue;
           const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
           if (exp !== 0 && exp <= now) continue;
           const klen = s.u16[(a + I_KEY_LEN_OFF) >> 1];

@@ -119,7 +119,7 @@ export const ITEM_MAGIC = 0x314d5449;
 
 export const I_MAGIC_OFF = 0; //            u32
 export const I_LEN_OFF = 4; //              u32 total length including padding (multiple of 8)
-export const I_FLAGS_OFF = 8; //            u32 mutable: bit 0 = live
+export const I_FLAGS_OFF = 8; //            u32 mutable: FLAG_LIVE or 0 (dead)
 export const I_EXPIRES_OFF = 16; //         f64 mutable: absolute expiry in ms, 0 = never
 export const I_TICK_OFF = 24; //            f64 mutable: page access clock at last use
 export const I_CRC_OFF = 32; //             u32 crc32 of bytes [36, 64 + keyLen + valueLen)
@@ -132,7 +132,12 @@ export const I_PRIORITY_OFF = 51; //        u8 0 = low, 1 = normal
 export const I_CREATED_OFF = 56; //         f64 ms since the epoch
 export const I_CRC_START = 36;
 
-export const FLAG_LIVE = 1;
+/**
+ * The flags word of a live item: `LIVE` in ASCII. A whole word rather than a bit, so that flipped
+ * bits cannot turn a dead item live (resurrecting a deleted value) or a live one silently dead:
+ * any value other than this and 0 is damage, found by validation.
+ */
+export const FLAG_LIVE = 0x4556494c;
 
 /** Largest single mapping the mmap binding can make (its size and offset are C ints). */
 export const MAX_MAPPING_BYTES = 0x7fffffff;

@@ -214,7 +214,7 @@ export class Pages {
       const a = b + off;
       const len = s.u32[(a + I_LEN_OFF) >> 2];
       if (len < 16) return false;
-      if ((s.u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      if (s.u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
         if (count < this.maxItems && this.insertSlot(s, b, s.u32[(a + I_HASH_OFF) >> 2], off)) count++;
         else ok = false;
       }
@@ -255,7 +255,7 @@ export class Pages {
       const a = b + off;
       const len = s.u32[(a + I_LEN_OFF) >> 2];
       if (len < 16) throw new PageDamaged(page);
-      if (off !== keep && (s.u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      if (off !== keep && s.u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
         const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
         if (exp !== 0 && exp <= now) {
           const si = this.slotOfItem(s, b, s.u32[(a + I_HASH_OFF) >> 2], off);
@@ -280,7 +280,7 @@ export class Pages {
     let vTick = Infinity;
     for (let off = this.ds; off < end; ) {
       const a = b + off;
-      if (off !== keep && (s.u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      if (off !== keep && s.u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
         const prio = s.buf[a + I_PRIORITY_OFF];
         const tick = s.f64[(a + I_TICK_OFF) >> 3];
         if (prio < vPrio || (prio === vPrio && tick < vTick)) {
@@ -323,8 +323,8 @@ export class Pages {
       const a = b + off;
       let len = u32[(a + I_LEN_OFF) >> 2];
       if (len < 16) throw new PageDamaged(page);
-      if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0) {
-        while (off + len < end && (u32[(b + off + len + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0) {
+      if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
+        while (off + len < end && u32[(b + off + len + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
           const next = u32[(b + off + len + I_LEN_OFF) >> 2];
           if (next < 16) throw new PageDamaged(page);
           len += next;
@@ -476,7 +476,7 @@ export class Pages {
     while (r < end) {
       const len = u32[(b + r + I_LEN_OFF) >> 2];
       if (len < 16 || (len & 15) !== 0 || r + len > end) return false;
-      if ((u32[(b + r + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      if (u32[(b + r + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
         if (r !== w) {
           u32[hIdx + P_C_SRC_IDX] = r;
           u32[hIdx + P_C_DST_IDX] = w;

@@ -77,7 +77,9 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     }
     const a = b + off;
     const len = u32[(a + I_LEN_OFF) >> 2];
-    if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+    const flags = u32[(a + I_FLAGS_OFF) >> 2];
+    if (flags !== 0 && flags !== FLAG_LIVE) problems.push(`bad flags at ${off}`);
+    if (flags === FLAG_LIVE) {
       if (!itemIsWhole(pages, s, b, off, maxKeyBytes)) problems.push(`torn item at ${off}`);
       else {
         const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
@@ -104,7 +106,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     const o = u32[st + (i << 1) + 1];
     if (o === 0) continue;
     occupied++;
-    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || (u32[(b + o + I_FLAGS_OFF) >> 2] & FLAG_LIVE) === 0 || u32[st + (i << 1)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
+    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || u32[(b + o + I_FLAGS_OFF) >> 2] !== FLAG_LIVE || u32[st + (i << 1)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
       problems.push(`slot ${i} points at no live item`);
     }
   }
@@ -121,10 +123,14 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   return problems;
 }
 
+function isWholeLive(pages: Pages, s: Segment, b: number, off: number, maxKeyBytes: number): boolean {
+  return s.u32[(b + off) >> 2] === ITEM_MAGIC && s.u32[(b + off + I_FLAGS_OFF) >> 2] === FLAG_LIVE && itemIsWhole(pages, s, b, off, maxKeyBytes);
+}
+
 /** Finds the next whole live item at or after `from` (8-byte steps), or -1. */
 function nextWhole(pages: Pages, s: Segment, b: number, from: number, maxKeyBytes: number): number {
   for (let off = from; off + ITEM_HEADER_SIZE <= pages.pageSize; off += 16) {
-    if (s.u32[(b + off) >> 2] === ITEM_MAGIC && (s.u32[(b + off + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0 && itemIsWhole(pages, s, b, off, maxKeyBytes)) {
+    if (isWholeLive(pages, s, b, off, maxKeyBytes)) {
       return off;
     }
   }
@@ -159,20 +165,54 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
     s.i32[h + P_DIRTY_IDX] = 0;
     return { problems: [], dropped: 0 };
   }
+  // What the page header claimed, before anything is rebuilt: to count losses no item trace shows.
+  const claimed = u32[h + P_COUNT_IDX];
   s.i32[h + P_DIRTY_IDX] = 1;
   if (u32[h + P_COMPACT_IDX] !== 0) {
     if (!journalIsSane(pages, s, b) || !pages.resumeCompaction(s, b)) u32[h + P_COMPACT_IDX] = 0;
   }
   let dropped = 0;
   const keep = new Map<string, number>();
+  // Where the old slot table says items were: counts the losses inside a damaged stretch.
+  const slotted = new Set<number>();
+  const st = (b + PAGE_HEADER_SIZE) >> 2;
+  for (let i = 0; i < pages.slots; i++) {
+    const o = u32[st + (i << 1) + 1];
+    if (o >= pages.ds && o < pages.pageSize && (o & 15) === 0) slotted.add(o);
+  }
+  const drop = (o: number): void => {
+    dropped++;
+    reportTorn(pages, s, b, page, o, maxKeyBytes);
+    u32[(b + o + I_FLAGS_OFF) >> 2] = 0;
+  };
   let off = pages.ds;
   let end = pages.ds;
+  const known = [...slotted].sort((x, y) => x - y);
+  let ki = 0;
+  let prevOff = -1;
+  let prevMin = pages.ds;
   while (off < pages.pageSize) {
     if (headerLooksValid(pages, s, b, off)) {
       const a = b + off;
-      const len = u32[(a + I_LEN_OFF) >> 2];
-      if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+      let len = u32[(a + I_LEN_OFF) >> 2];
+      // A damaged length must not swallow items the slot table knows: cut it at the first whole one inside.
+      while (ki < known.length && known[ki] <= off) ki++;
+      for (let j = ki; j < known.length && known[j] < off + len; j++) {
+        if (isWholeLive(pages, s, b, known[j], maxKeyBytes)) {
+          len = known[j] - off;
+          u32[(a + I_LEN_OFF) >> 2] = len;
+          break;
+        }
+      }
+      const flags = u32[(a + I_FLAGS_OFF) >> 2];
+      prevOff = off;
+      prevMin = off + 16;
+      if ((flags !== 0 && flags !== FLAG_LIVE) || (flags === 0 && slotted.has(off))) {
+        // Damaged flags, or dead but still indexed (its remover died, or the flags were zeroed): report it.
+        drop(off);
+      } else if (flags === FLAG_LIVE) {
         if (itemIsWhole(pages, s, b, off, maxKeyBytes)) {
+          prevMin = off + alignItem(ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1] + u32[(a + I_VALUE_LEN_OFF) >> 2]);
           const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
           const prev = keep.get(key);
           if (prev === undefined) keep.set(key, off);
@@ -182,23 +222,48 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
             u32[((newer ? b + prev : a) + I_FLAGS_OFF) >> 2] = 0;
             if (newer) keep.set(key, off);
           }
-        } else {
-          dropped++;
-          reportTorn(pages, s, b, page, off, maxKeyBytes);
-          u32[(a + I_FLAGS_OFF) >> 2] = 0;
-        }
+        } else drop(off);
       }
       off += len;
       end = off;
       continue;
     }
-    const next = nextWhole(pages, s, b, off + 16, maxKeyBytes);
-    if (next < 0) break;
-    // Cover the damage with a dead filler so the log can be walked past it.
-    u32[(b + off + I_FLAGS_OFF) >> 2] = 0;
-    u32[(b + off + I_LEN_OFF) >> 2] = next - off;
-    u32[(b + off) >> 2] = ITEM_MAGIC;
+    // Damage: look for the next whole item from the earliest place the previous item could end.
+    const from = prevOff >= 0 && prevMin < off ? prevMin : off + 16;
+    const next = nextWhole(pages, s, b, from, maxKeyBytes);
+    // Count what the damaged stretch held: places the slot table pointed at or marked live.
+    for (let q = Math.min(from, off); q < (next < 0 ? pages.pageSize : next); q += 16) {
+      if (q === prevOff) continue;
+      if (slotted.has(q) || (q + 16 <= pages.pageSize && u32[(b + q + I_FLAGS_OFF) >> 2] === FLAG_LIVE)) {
+        dropped++;
+        reportTorn(pages, s, b, page, q, maxKeyBytes);
+      }
+    }
+    if (next < 0) {
+      if (prevOff >= 0 && prevMin < off) {
+        // The previous item's length ran past the log's real end: cut it back.
+        u32[(b + prevOff + I_LEN_OFF) >> 2] = prevMin - prevOff;
+        end = prevMin;
+      }
+      break;
+    }
+    if (next < off) {
+      // The previous item's length was too long: end it where the next whole item begins.
+      u32[(b + prevOff + I_LEN_OFF) >> 2] = next - prevOff;
+    } else {
+      // Cover the damage with a dead filler so the log can be walked past it.
+      u32[(b + off + I_FLAGS_OFF) >> 2] = 0;
+      u32[(b + off + I_LEN_OFF) >> 2] = next - off;
+      u32[(b + off) >> 2] = ITEM_MAGIC;
+    }
     off = next;
+    end = off;
+  }
+  // Entries whose every trace (header, flags, slot) was destroyed: the header's count still knows them.
+  const unaccounted = claimed <= pages.maxItems ? claimed - keep.size - dropped : 0;
+  for (let i = 0; i < unaccounted; i++) {
+    dropped++;
+    if (pages.sink !== null) pages.sink.push({ key: '', reason: 'repaired', page, ttlLeft: undefined });
   }
   if (FAULTS) fault('repair:partial');
   s.buf.fill(0, b + end, b + pages.pageSize);
@@ -206,11 +271,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   if (!pages.rebuildSlots(s, b)) {
     // More items than slots (only after damage): drop the ones left out.
     for (const o of keep.values()) {
-      if (pages.slotOfItem(s, b, u32[(b + o + I_HASH_OFF) >> 2], o) < 0) {
-        dropped++;
-        reportTorn(pages, s, b, page, o, maxKeyBytes);
-        u32[(b + o + I_FLAGS_OFF) >> 2] = 0;
-      }
+      if (pages.slotOfItem(s, b, u32[(b + o + I_HASH_OFF) >> 2], o) < 0) drop(o);
     }
   }
   recount(pages, s, b);
@@ -250,7 +311,7 @@ function recount(pages: Pages, s: Segment, b: number): void {
   for (let off = pages.ds; off < end; ) {
     const a = b + off;
     const len = u32[(a + I_LEN_OFF) >> 2];
-    if ((u32[(a + I_FLAGS_OFF) >> 2] & FLAG_LIVE) !== 0) {
+    if (u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
       liveBytes += len;
       const t = s.f64[(a + I_TICK_OFF) >> 3];
       if (t > maxTick && Number.isSafeInteger(t)) maxTick = t;
