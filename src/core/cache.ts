@@ -14,12 +14,13 @@ import {
   P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX,
   P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, P_TICK_IDX,
 } from './layout.js';
-import { OWNER_ID, held, isProcessAlive, ownerPid, sleep } from './lock.js';
+import { OWNER_ID, held, isProcessAlive, ownerIdOf, ownerPid, sleep } from './lock.js';
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
 import { PageDamaged, Pages, alignItem } from './pages.js';
 import { checkPage, repairPage } from './repair.js';
 import { TYPE_OF, copyOut, decode, encode, encodedLength, type Encoded } from './serializer.js';
 import { crc32 } from 'node:zlib';
+import { createHmac } from 'node:crypto';
 import type {
   CacheStats, CreateOptions, EntryInfo, Geometry, LockRecoveryEvent, OpenOptions, PageStats, Priority, RemovalEvent,
   RepairEvent, SetOptions, UpdateOptions,
@@ -59,6 +60,8 @@ export class SharedCache<V = unknown> {
   readonly #opts: HandleOptions;
   /** Pages this handle has validated since it attached. */
   readonly #validated: Uint8Array;
+  /** Secret for digest(): bytes 8-31 of the file's seed. */
+  readonly #secret: Buffer;
   /** Removals collected under a lock, for onRemove (null when nobody listens). */
   readonly #removals: RemovalEvent[] | null;
   #recoveries: LockRecoveryEvent[] = [];
@@ -96,6 +99,7 @@ export class SharedCache<V = unknown> {
     this.#maxKeyBytes = info.maxKeyBytes;
     this.#opts = o;
     this.#validated = new Uint8Array(info.pageCount);
+    this.#secret = info.seed.subarray(8);
     INTERNALS.set(this, {
       checkPage: (p) => this.#withPageLock(p, (s, b) => checkPage(this.#pages, s, b, this.#maxKeyBytes), false),
       pageOf: (key) => this.#pages.pageOf(this.#pages.hashKey(this.#key(key))),
@@ -233,9 +237,11 @@ export class SharedCache<V = unknown> {
    * returns the new one; `undefined` deletes the entry. No update from any process is lost.
    * `fn` must be synchronous and must not call the cache.
    */
-  update(key: string, fn: (current: V | undefined) => V | undefined, options?: UpdateOptions): V | undefined {
-    const ttl = options?.ttl === undefined ? undefined : validateTtl('ttl', options.ttl);
-    const prio = options?.priority === undefined ? -1 : PRIORITY_CODE[validateEnum('priority', options.priority, ['low', 'normal'])];
+  update(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): V | undefined {
+    const ttlOpt = options?.ttl;
+    const prioOpt = options?.priority;
+    if (ttlOpt !== undefined && typeof ttlOpt !== 'function') validateTtl('ttl', ttlOpt);
+    if (prioOpt !== undefined && typeof prioOpt !== 'function') validateEnum('priority', prioOpt, ['low', 'normal']);
     return this.#mutate(key, (p, s, b, si, off, klen, h, now) => {
       let current: V | undefined;
       let oldExp = 0;
@@ -248,9 +254,16 @@ export class SharedCache<V = unknown> {
         oldExp = s.f64[(a + I_EXPIRES_OFF) >> 3];
         oldPrio = s.buf[a + I_PRIORITY_OFF];
       }
-      let next: V | undefined;
+      let next: V | undefined | typeof UNCHANGED;
+      let ttl: number | undefined;
+      let prio = -1;
       try {
         next = fn(current);
+        if (next === UNCHANGED) return current;
+        if (next !== undefined) {
+          if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
+          if (prioOpt !== undefined) prio = PRIORITY_CODE[validateEnum('priority', typeof prioOpt === 'function' ? prioOpt(next) : prioOpt, ['low', 'normal'])];
+        }
       } catch (err) {
         throw new CallbackError(err);
       }
@@ -284,12 +297,28 @@ export class SharedCache<V = unknown> {
     for (const e of this.#scan(true)) yield e as [string, V];
   }
 
+  /**
+   * Keyed digest of `text` (HMAC-SHA256 with the file's secret, 16 hex characters): stable for
+   * the life of the file and the same in every process, so logs can name a session id without
+   * revealing it.
+   */
+  digest(text: string): string {
+    return createHmac('sha256', this.#secret).update(text).digest('hex').slice(0, 16);
+  }
+
   /** Removes every expired entry now; returns how many. */
   purgeExpired(): number {
+    return this.purgeExpiredPages(0, this.#pages.pageCount);
+  }
+
+  /** Removes the expired entries of `count` pages from `first` (wrapping around); for incremental sweeps. */
+  purgeExpiredPages(first: number, count: number): number {
     let n = 0;
     this.#enter();
     const now = this.#clock();
-    for (let p = 0; p < this.#pages.pageCount; p++) {
+    const pc = this.#pages.pageCount;
+    for (let i = 0; i < Math.min(count, pc); i++) {
+      const p = (first + i) % pc;
       n += this.#withPageLock(p, (s, b) => this.#dirty(p, s, b, () => this.#pages.expireAll(p, s, b, now, -1)));
     }
     this.#maybeFlush();
@@ -366,6 +395,17 @@ export class SharedCache<V = unknown> {
   recoverOwnerPid(pid: number): number {
     if (pid === process.pid) return 0;
     return this.#recoverWhere((owner) => ownerPid(owner) === pid);
+  }
+
+  /**
+   * Takes over every page lock held by worker thread `threadId` of this process, which the caller
+   * knows has stopped (a Worker's 'exit' event). A terminated thread cannot be detected from its
+   * pid, so whoever owns the Worker object reports its end.
+   */
+  recoverThread(threadId: number): number {
+    const owner = ownerIdOf(process.pid, threadId);
+    if (owner === OWNER_ID) return 0;
+    return this.#recoverWhere((o) => o === owner);
   }
 
   /** Detaches this handle; the file stays. Every later call throws SESSMAP_ERR_CLOSED. */
@@ -731,6 +771,9 @@ export class SharedCache<V = unknown> {
     }
   }
 }
+
+/** Returned by an update callback to leave the entry exactly as it is (nothing is written). */
+export const UNCHANGED: unique symbol = Symbol('sessmap.unchanged');
 
 /** Wraps an error thrown by an update callback, which changed nothing. */
 class CallbackError {

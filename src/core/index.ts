@@ -1,4 +1,4 @@
-export { SharedCache } from './cache.js';
+export { SharedCache, UNCHANGED } from './cache.js';
 export { DEFAULT_OPTIONS, parseSize } from './options.js';
 export type * from './types.js';
 export { defaultCacheDir } from './file.js';

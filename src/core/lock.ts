@@ -16,7 +16,11 @@ if (process.pid > PID_MASK) {
 }
 
 /** This thread's owner id: pid in the low 22 bits, a thread tag (1..511, 0 = main thread) above. */
-export const OWNER_ID = ((threadId === 0 ? 0 : ((threadId - 1) % 511) + 1) << PID_BITS) | process.pid;
+export function ownerIdOf(pid: number, thread: number): number {
+  return ((thread === 0 ? 0 : ((thread - 1) % 511) + 1) << PID_BITS) | pid;
+}
+
+export const OWNER_ID = ownerIdOf(process.pid, threadId);
 
 export function ownerPid(owner: number): number {
   return owner & PID_MASK;

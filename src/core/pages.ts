@@ -432,6 +432,8 @@ export class Pages {
       u32[(a + I_FLAGS_OFF) >> 2] = 0;
       u32[a >> 2] = ITEM_MAGIC;
       u32[hIdx + P_FREE_IDX] = off + need;
+      // Keep the next item's header position clear (stale bytes may lie past the end after damage).
+      if (off + need + 16 <= this.pageSize) buf.fill(0, a + need, a + need + 16);
     } else if (off !== holeAt) {
       // Inside a hole, at its end: the hole's own header still covers it until the hole shrinks.
       u32[(a + I_LEN_OFF) >> 2] = need;

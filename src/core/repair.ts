@@ -94,9 +94,10 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     off += len;
   }
   if (off !== free) problems.push(`log overruns its end ${free}`);
-  // Past the log end all is zero; checking the first 4 KiB is enough to catch a log end that moved
-  // back (a torn or damaged write beyond it is overwritten, or found by the walk, when the log grows).
-  const zeroEnd = Math.min(b + pages.pageSize, b + free + 4096) >> 2;
+  // The 16 bytes past the log end (where the next item's magic goes) are zero: writes keep them so.
+  // Further out, stale bytes are harmless (a walk never passes the log end, and resync accepts
+  // only whole items), and reading a whole large page on first touch would cost more than it finds.
+  const zeroEnd = Math.min(b + pages.pageSize, b + free + 16) >> 2;
   for (let w = (b + free) >> 2; w < zeroEnd; w++) {
     if (u32[w] !== 0) {
       problems.push(`bytes beyond the log end at ${(w << 2) - b}`);

@@ -102,11 +102,14 @@ export interface SetOptions {
 }
 
 /** Options of {@link SharedCache.update}. */
-export interface UpdateOptions {
-  /** TTL in ms for the new value. @default the entry's remaining TTL, or defaultTtl for a new entry */
-  ttl?: number;
-  /** @default the entry's priority, or 'normal' for a new entry */
-  priority?: Priority;
+export interface UpdateOptions<V = unknown> {
+  /**
+   * TTL in ms for the new value, or a function of the new value that returns it.
+   * @default the entry's remaining TTL, or defaultTtl for a new entry
+   */
+  ttl?: number | ((value: V) => number);
+  /** Priority, or a function of the new value that returns it. @default the entry's priority, or 'normal' for a new entry */
+  priority?: Priority | ((value: V) => Priority);
 }
 
 /** Counters of one page (or their sum over all pages). Counters are shared by all processes. */

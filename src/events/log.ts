@@ -1,0 +1,40 @@
+/**
+ * Logging: injected and pino-shaped, silent by default. `logEvents` turns the event stream into
+ * log lines: worker lifecycle at info, lock recoveries and repairs at warn, aggregated capacity
+ * warnings at warn (one line per interval, never one per eviction), session lifecycle at debug.
+ * Payloads carry hashed ids only (see hash.ts), so logs never hold a raw session id.
+ */
+import type { EventBus } from './bus.js';
+
+/** The subset of pino's Logger that sessmap uses; a pino instance satisfies it. */
+export interface Logger {
+  child(bindings: Record<string, unknown>): Logger;
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const noop = (): void => {};
+
+/** A logger that drops everything (the default). */
+export const silentLogger: Logger = {
+  child: () => silentLogger,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+};
+
+export function logEvents(bus: EventBus, logger: Logger): void {
+  bus.on('workerAttached', (e) => logger.info(e, 'worker attached'));
+  bus.on('workerDetached', (e) => logger.info(e, 'worker detached'));
+  bus.on('lockRecovered', (e) => logger.warn(e, 'recovered a lock held by a dead process'));
+  bus.on('repaired', (e) => logger.warn(e, 'repaired a damaged page'));
+  bus.on('capacity', (e) => logger.warn(e, 'live sessions were evicted: the cache is too small'));
+  bus.on('dropped', (e) => logger.warn(e, 'events dropped: a worker IPC channel backed up'));
+  bus.on('created', (e) => logger.debug(e, 'session created'));
+  bus.on('destroyed', (e) => logger.debug(e, 'session destroyed'));
+  bus.on('regenerated', (e) => logger.debug(e, 'session regenerated'));
+  bus.on('expired', (e) => logger.debug(e, 'session expired'));
+}
