@@ -26,15 +26,20 @@ export const silentLogger: Logger = {
   error: noop,
 };
 
+/** A payload as a log line: the origin pid is renamed so it does not clash with pino's own `pid`. */
+function fields(e: { pid: number }): object {
+  return { ...e, pid: undefined, originPid: e.pid };
+}
+
 export function logEvents(bus: EventBus, logger: Logger): void {
-  bus.on('workerAttached', (e) => logger.info(e, 'worker attached'));
-  bus.on('workerDetached', (e) => logger.info(e, 'worker detached'));
-  bus.on('lockRecovered', (e) => logger.warn(e, 'recovered a lock held by a dead process'));
-  bus.on('repaired', (e) => logger.warn(e, 'repaired a damaged page'));
-  bus.on('capacity', (e) => logger.warn(e, 'live sessions were evicted: the cache is too small'));
-  bus.on('dropped', (e) => logger.warn(e, 'events dropped: a worker IPC channel backed up'));
-  bus.on('created', (e) => logger.debug(e, 'session created'));
-  bus.on('destroyed', (e) => logger.debug(e, 'session destroyed'));
-  bus.on('regenerated', (e) => logger.debug(e, 'session regenerated'));
-  bus.on('expired', (e) => logger.debug(e, 'session expired'));
+  bus.on('workerAttached', (e) => logger.info(fields(e), 'worker attached'));
+  bus.on('workerDetached', (e) => logger.info(fields(e), 'worker detached'));
+  bus.on('lockRecovered', (e) => logger.warn(fields(e), 'recovered a lock held by a dead process'));
+  bus.on('repaired', (e) => logger.warn(fields(e), 'repaired a damaged page'));
+  bus.on('capacity', (e) => logger.warn(fields(e), 'live sessions were evicted: the cache is too small'));
+  bus.on('dropped', (e) => logger.warn(fields(e), 'events dropped: a worker IPC channel backed up'));
+  bus.on('created', (e) => logger.debug(fields(e), 'session created'));
+  bus.on('destroyed', (e) => logger.debug(fields(e), 'session destroyed'));
+  bus.on('regenerated', (e) => logger.debug(fields(e), 'session regenerated'));
+  bus.on('expired', (e) => logger.debug(fields(e), 'session expired'));
 }

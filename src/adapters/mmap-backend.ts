@@ -1,0 +1,94 @@
+/**
+ * The session backend on the shared mmap cache. Sessions live under `s:<id>`, each user's index
+ * (the ids of their sessions) under `u:<userId>`. Expiry is the cache's own TTL, set to the
+ * earlier of the idle and absolute deadlines; with the protective policy, sessions without a
+ * user are written with low priority, so the cache evicts them before any logged-in one.
+ */
+import { SharedCache, UNCHANGED } from '../core/index.js';
+import { KEEP, ttlOf, type SessionBackend, type StoredSession } from './backend.js';
+
+type Stored = StoredSession | string[];
+
+export class MmapBackend implements SessionBackend {
+  readonly cache: SharedCache<Stored>;
+  readonly #protect: boolean;
+  readonly #clock: () => number;
+  /** TTL of the per-user index entries: as long as the longest session can live. */
+  readonly #indexTtl: number;
+
+  constructor(cache: SharedCache<unknown>, options: { protectAuthenticated: boolean; clock?: () => number; indexTtl: number }) {
+    this.cache = cache as SharedCache<Stored>;
+    this.#protect = options.protectAuthenticated;
+    this.#clock = options.clock ?? Date.now;
+    this.#indexTtl = options.indexTtl;
+  }
+
+  async read(id: string): Promise<StoredSession | undefined> {
+    return this.cache.get(`s:${id}`) as StoredSession | undefined;
+  }
+
+  async modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<StoredSession | undefined> {
+    let seen: StoredSession | undefined;
+    this.cache.update(
+      `s:${id}`,
+      (cur) => {
+        seen = cur as StoredSession | undefined;
+        const next = fn(seen);
+        return next === KEEP ? UNCHANGED : next;
+      },
+      {
+        ttl: (s) => Math.max(1, ttlOf(s as StoredSession, this.#clock())),
+        priority: (s) => (this.#protect && (s as StoredSession).u === undefined ? 'low' : 'normal'),
+      },
+    );
+    return seen;
+  }
+
+  async extend(id: string, ttl: number): Promise<boolean> {
+    return this.cache.touch(`s:${id}`, Math.max(1, ttl));
+  }
+
+  async indexAdd(userId: string, id: string): Promise<void> {
+    this.cache.update(`u:${userId}`, (ids) => {
+      const list = (ids as string[] | undefined) ?? [];
+      return list.includes(id) ? UNCHANGED : [...list, id];
+    }, { ttl: this.#indexTtl });
+  }
+
+  async indexRemove(userId: string, id: string): Promise<void> {
+    this.cache.update(`u:${userId}`, (ids) => {
+      const list = ids as string[] | undefined;
+      if (list === undefined || !list.includes(id)) return UNCHANGED;
+      const rest = list.filter((x) => x !== id);
+      return rest.length === 0 ? undefined : rest;
+    });
+  }
+
+  async indexList(userId: string): Promise<string[]> {
+    return (this.cache.get(`u:${userId}`) as string[] | undefined) ?? [];
+  }
+
+  async count(): Promise<number> {
+    let n = 0;
+    for (const k of this.cache.keys()) if (k.startsWith('s:')) n++;
+    return n;
+  }
+
+  async list(): Promise<Array<[string, StoredSession]>> {
+    const out: Array<[string, StoredSession]> = [];
+    for (const [k, v] of this.cache.entries()) if (k.startsWith('s:')) out.push([k.slice(2), v as StoredSession]);
+    return out;
+  }
+
+  async clear(): Promise<void> {
+    this.cache.clear();
+  }
+
+  digest(text: string): string {
+    return this.cache.digest(text);
+  }
+
+  async close(): Promise<void> {
+    this.cache.close();
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The session service: ids, deadlines, versions, the per-user index and lifecycle events, on
+ * top of any {@link SessionBackend}. What emits its events is the owner's choice (the cluster
+ * primary emits them directly; a worker emits them locally and forwards them to the primary).
+ */
+import { sessmapError } from '../errors.js';
+import type { SessionEvents } from '../events/types.js';
+import { KEEP, ttlOf, type BackendRemoval, type SessionBackend, type StoredSession } from './backend.js';
+import { checkSessionId, checkUserId, newSessionId } from './ids.js';
+import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
+
+export interface ServiceOptions {
+  idleTimeout: number;
+  /** 0 = none */
+  absoluteTimeout: number;
+  exposeIds: boolean;
+  userIdOf: (data: unknown) => string | undefined;
+  clock: () => number;
+}
+
+/** Sends an event to wherever the owner wants it. */
+export type Emit = <K extends keyof SessionEvents>(name: K, ...args: SessionEvents[K]) => void;
+
+/** The default `userIdOf`: `data.userId`, else passport's `data.passport.user`. */
+export function defaultUserIdOf(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  const d = data as { userId?: unknown; passport?: { user?: unknown } };
+  const u = d.userId ?? d.passport?.user;
+  if (u === undefined || u === null || u === '') return undefined;
+  return typeof u === 'string' ? u : typeof u === 'number' || typeof u === 'bigint' ? String(u) : undefined;
+}
+
+export class SessionService<D = SessionData> implements SessionStore<D> {
+  readonly events: SessionEventEmitter;
+  readonly #backend: SessionBackend;
+  readonly #o: ServiceOptions;
+  readonly #emit: Emit;
+
+  constructor(backend: SessionBackend, events: SessionEventEmitter, emit: Emit, options: ServiceOptions) {
+    this.#backend = backend;
+    this.events = events;
+    this.#emit = emit;
+    this.#o = options;
+  }
+
+  hashId(id: string): string {
+    return this.#backend.digest(`sid:${id}`);
+  }
+
+  /** What every event about a session carries: hashed ids, and the raw id only on opt-in. */
+  ref(id: string, userId?: string): { at: number; pid: number; sid: string; id?: string; uid?: string } {
+    const r: { at: number; pid: number; sid: string; id?: string; uid?: string } = { at: Date.now(), pid: process.pid, sid: this.hashId(id) };
+    if (this.#o.exposeIds) r.id = id;
+    if (userId !== undefined) r.uid = this.#backend.digest(`uid:${userId}`);
+    return r;
+  }
+
+  /** Turns a removal the backend made by itself into an event. */
+  removed(r: BackendRemoval): void {
+    if (r.reason === 'expired') this.#emit('expired', this.ref(r.id));
+    else {
+      const ttlLeft = r.ttlLeft ?? 0;
+      this.#emit('evicted', { ...this.ref(r.id), ttlLeft, live: ttlLeft > 0 });
+    }
+  }
+
+  async getSession(id: string): Promise<SessionRecord<D> | undefined> {
+    checkSessionId(id);
+    const s = await this.#backend.read(id);
+    if (s === undefined) return undefined;
+    const now = this.#o.clock();
+    if (s.a !== 0 && s.a <= now) return undefined;
+    return this.#record(id, s, now);
+  }
+
+  async setSession(id: string, data: D, options: SessionWriteOptions = {}): Promise<SessionRecord<D>> {
+    checkSessionId(id);
+    return this.#write(id, data, options, false);
+  }
+
+  async createSession(data: D, options: Omit<SessionWriteOptions, 'ifVersion'> = {}): Promise<SessionRecord<D>> {
+    return this.#write(newSessionId(), data, options, true);
+  }
+
+  async #write(id: string, data: D, options: SessionWriteOptions, mustBeNew: boolean): Promise<SessionRecord<D>> {
+    const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
+    if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
+    const now = this.#o.clock();
+    let next: StoredSession | undefined;
+    const before = await this.#backend.modify(id, (cur) => {
+      if (mustBeNew && cur !== undefined) throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', 'a freshly generated session id is already in use');
+      if (options.ifVersion !== undefined && (cur === undefined || cur.v !== options.ifVersion)) {
+        throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', `session is at version ${cur?.v ?? 'none'}, not ${options.ifVersion}`, { expected: options.ifVersion, actual: cur?.v });
+      }
+      const userId = options.userId === null ? undefined : options.userId ?? cur?.u ?? this.#o.userIdOf(data);
+      next = {
+        d: data,
+        c: cur?.c ?? now,
+        a: cur !== undefined ? cur.a : this.#o.absoluteTimeout > 0 ? now + this.#o.absoluteTimeout : 0,
+        i: ttl ?? cur?.i ?? this.#o.idleTimeout,
+        v: (cur?.v ?? 0) + 1,
+      };
+      if (userId !== undefined) next.u = userId;
+      return next;
+    });
+    const s = next!;
+    await this.#reindex(id, before?.u, s.u);
+    if (before === undefined) this.#emit('created', this.ref(id, s.u));
+    else this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
+    return this.#record(id, s, now);
+  }
+
+  async touchSession(id: string, options: { ttl?: number } = {}): Promise<boolean> {
+    checkSessionId(id);
+    const s = await this.#backend.read(id);
+    if (s === undefined) return false;
+    const idle = options.ttl === undefined ? s.i : this.#ttl(options.ttl);
+    const left = ttlOf({ ...s, i: idle }, this.#o.clock());
+    if (left <= 0) return false;
+    return this.#backend.extend(id, left);
+  }
+
+  async destroySession(id: string): Promise<boolean> {
+    checkSessionId(id);
+    return this.#destroy(id, 'destroyed');
+  }
+
+  async #destroy(id: string, reason: 'destroyed' | 'regenerated' | 'logout-everywhere'): Promise<boolean> {
+    const before = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
+    if (before === undefined) return false;
+    if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
+    this.#emit('destroyed', { ...this.ref(id, before.u), reason });
+    return true;
+  }
+
+  async updateSession(id: string, fn: (data: D) => D | undefined, options: Omit<SessionWriteOptions, 'ifVersion'> = {}): Promise<SessionRecord<D> | undefined> {
+    checkSessionId(id);
+    const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
+    if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
+    let next: StoredSession | undefined;
+    const before = await this.#backend.modify(id, (cur) => {
+      if (cur === undefined) return KEEP;
+      const data = fn(cur.d as D);
+      if (data === undefined) return undefined;
+      const userId = options.userId === null ? undefined : options.userId ?? cur.u ?? this.#o.userIdOf(data);
+      next = { d: data, c: cur.c, a: cur.a, i: ttl ?? cur.i, v: cur.v + 1 };
+      if (userId !== undefined) next.u = userId;
+      return next;
+    });
+    if (before === undefined) return undefined;
+    if (next === undefined) {
+      if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
+      this.#emit('destroyed', { ...this.ref(id, before.u), reason: 'destroyed' });
+      return undefined;
+    }
+    const s: StoredSession = next;
+    await this.#reindex(id, before.u, s.u);
+    this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
+    return this.#record(id, s, this.#o.clock());
+  }
+
+  async regenerateSession(id: string): Promise<SessionRecord<D> | undefined> {
+    checkSessionId(id);
+    const before = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
+    if (before === undefined) return undefined;
+    const fresh = newSessionId();
+    const moved: StoredSession = { ...before, v: before.v + 1 };
+    await this.#backend.modify(fresh, () => moved);
+    if (before.u !== undefined) {
+      await this.#backend.indexAdd(before.u, fresh);
+      await this.#backend.indexRemove(before.u, id);
+    }
+    this.#emit('destroyed', { ...this.ref(id, before.u), reason: 'regenerated' });
+    this.#emit('regenerated', { ...this.ref(fresh, before.u), from: this.hashId(id) });
+    return this.#record(fresh, moved, this.#o.clock());
+  }
+
+  async sessionsOf(userId: string): Promise<SessionRecord<D>[]> {
+    checkUserId(userId);
+    const out: SessionRecord<D>[] = [];
+    for (const id of await this.#backend.indexList(userId)) {
+      const r = await this.getSession(id);
+      if (r !== undefined && r.userId === userId) out.push(r);
+      else await this.#backend.indexRemove(userId, id); // expired or evicted since: prune
+    }
+    return out;
+  }
+
+  async destroySessionsOf(userId: string): Promise<number> {
+    checkUserId(userId);
+    let n = 0;
+    for (const id of await this.#backend.indexList(userId)) {
+      if (await this.#destroy(id, 'logout-everywhere')) n++;
+      else await this.#backend.indexRemove(userId, id);
+    }
+    return n;
+  }
+
+  async countSessions(): Promise<number> {
+    return this.#backend.count();
+  }
+
+  async allSessions(): Promise<SessionRecord<D>[]> {
+    const now = this.#o.clock();
+    return (await this.#backend.list()).filter(([, s]) => s.a === 0 || s.a > now).map(([id, s]) => this.#record(id, s, now));
+  }
+
+  async clearSessions(): Promise<void> {
+    await this.#backend.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.#backend.close();
+  }
+
+  async #reindex(id: string, from: string | undefined, to: string | undefined): Promise<void> {
+    if (from === to) {
+      if (to !== undefined) await this.#backend.indexAdd(to, id);
+      return;
+    }
+    if (from !== undefined) await this.#backend.indexRemove(from, id);
+    if (to !== undefined) await this.#backend.indexAdd(to, id);
+  }
+
+  #ttl(ttl: unknown): number {
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
+      throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `option "ttl" must be a positive, finite number of milliseconds; got ${String(ttl)}`, { option: 'ttl' });
+    }
+    return ttl;
+  }
+
+  #record(id: string, s: StoredSession, now: number): SessionRecord<D> {
+    const idleEnd = now + s.i;
+    return {
+      id,
+      data: s.d as D,
+      createdAt: s.c,
+      expiresAt: s.a === 0 ? idleEnd : Math.min(idleEnd, s.a),
+      absoluteExpiresAt: s.a === 0 ? Infinity : s.a,
+      version: s.v,
+      userId: s.u,
+    };
+  }
+}
