@@ -100,7 +100,7 @@ function createForwarder(): { push(e: WireEvent): void; flush(): void; hello(): 
       flush();
     },
     hello() {
-      if (canSend()) send({ sessmap: 1, kind: 'hello'});
+      if (canSend()) send({ sessmap: 1, kind: 'hello', pid: process.pid });
     },
   };
 }
