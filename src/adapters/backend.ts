@@ -32,13 +32,14 @@ export interface BackendRemoval {
 }
 
 export interface SessionBackend {
-  read(id: string): Promise<StoredSession | undefined>;
+  /** The stored session and its current expiry (ms since the epoch). */
+  read(id: string): Promise<{ session: StoredSession; expiresAt: number } | undefined>;
   /**
    * Atomic read-modify-write of one session: `fn` sees the stored session (or undefined) and
    * returns the new one, `undefined` to delete it, or KEEP. Its expiry is derived from the new
-   * session's deadlines. Resolves to what `fn` saw.
+   * session's deadlines. Resolves to what `fn` saw and the expiry the session has afterwards.
    */
-  modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<StoredSession | undefined>;
+  modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }>;
   /** Sets a session's expiry to `ttl` ms from now without rewriting it; false if absent. */
   extend(id: string, ttl: number): Promise<boolean>;
   indexAdd(userId: string, id: string): Promise<void>;

@@ -23,13 +23,14 @@ export class MmapBackend implements SessionBackend {
     this.#indexTtl = options.indexTtl;
   }
 
-  async read(id: string): Promise<StoredSession | undefined> {
-    return this.cache.get(`s:${id}`) as StoredSession | undefined;
+  async read(id: string): Promise<{ session: StoredSession; expiresAt: number } | undefined> {
+    const e = this.cache.getEntry(`s:${id}`);
+    return e === undefined ? undefined : { session: e.value as StoredSession, expiresAt: e.expiresAt };
   }
 
-  async modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<StoredSession | undefined> {
+  async modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }> {
     let seen: StoredSession | undefined;
-    this.cache.update(
+    const { expiresAt } = this.cache.updateEntry(
       `s:${id}`,
       (cur) => {
         seen = cur as StoredSession | undefined;
@@ -41,7 +42,7 @@ export class MmapBackend implements SessionBackend {
         priority: (s) => (this.#protect && (s as StoredSession).u === undefined ? 'low' : 'normal'),
       },
     );
-    return seen;
+    return { before: seen, expiresAt };
   }
 
   async extend(id: string, ttl: number): Promise<boolean> {

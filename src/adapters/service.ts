@@ -66,11 +66,11 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
 
   async getSession(id: string): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
-    const s = await this.#backend.read(id);
-    if (s === undefined) return undefined;
+    const e = await this.#backend.read(id);
+    if (e === undefined) return undefined;
     const now = this.#o.clock();
-    if (s.a !== 0 && s.a <= now) return undefined;
-    return this.#record(id, s, now);
+    if (e.session.a !== 0 && e.session.a <= now) return undefined;
+    return this.#record(id, e.session, now, e.expiresAt);
   }
 
   async setSession(id: string, data: D, options: SessionWriteOptions = {}): Promise<SessionRecord<D>> {
@@ -87,7 +87,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
     const now = this.#o.clock();
     let next: StoredSession | undefined;
-    const before = await this.#backend.modify(id, (cur) => {
+    const { before, expiresAt } = await this.#backend.modify(id, (cur) => {
       if (mustBeNew && cur !== undefined) throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', 'a freshly generated session id is already in use');
       if (options.ifVersion !== undefined && (cur === undefined || cur.v !== options.ifVersion)) {
         throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', `session is at version ${cur?.v ?? 'none'}, not ${options.ifVersion}`, { expected: options.ifVersion, actual: cur?.v });
@@ -107,12 +107,12 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     await this.#reindex(id, before?.u, s.u);
     if (before === undefined) this.#emit('created', this.ref(id, s.u));
     else this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
-    return this.#record(id, s, now);
+    return this.#record(id, s, now, expiresAt);
   }
 
   async touchSession(id: string, options: { ttl?: number } = {}): Promise<boolean> {
     checkSessionId(id);
-    const s = await this.#backend.read(id);
+    const s = (await this.#backend.read(id))?.session;
     if (s === undefined) return false;
     const idle = options.ttl === undefined ? s.i : this.#ttl(options.ttl);
     const left = ttlOf({ ...s, i: idle }, this.#o.clock());
@@ -126,7 +126,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   async #destroy(id: string, reason: 'destroyed' | 'regenerated' | 'logout-everywhere'): Promise<boolean> {
-    const before = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
+    const { before } = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
     if (before === undefined) return false;
     if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
     this.#emit('destroyed', { ...this.ref(id, before.u), reason });
@@ -138,7 +138,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
     let next: StoredSession | undefined;
-    const before = await this.#backend.modify(id, (cur) => {
+    const { before, expiresAt } = await this.#backend.modify(id, (cur) => {
       if (cur === undefined) return KEEP;
       const data = fn(cur.d as D);
       if (data === undefined) return undefined;
@@ -156,23 +156,23 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const s: StoredSession = next;
     await this.#reindex(id, before.u, s.u);
     this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
-    return this.#record(id, s, this.#o.clock());
+    return this.#record(id, s, this.#o.clock(), expiresAt);
   }
 
   async regenerateSession(id: string): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
-    const before = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
+    const { before } = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
     if (before === undefined) return undefined;
     const fresh = newSessionId();
     const moved: StoredSession = { ...before, v: before.v + 1 };
-    await this.#backend.modify(fresh, () => moved);
+    const { expiresAt } = await this.#backend.modify(fresh, () => moved);
     if (before.u !== undefined) {
       await this.#backend.indexAdd(before.u, fresh);
       await this.#backend.indexRemove(before.u, id);
     }
     this.#emit('destroyed', { ...this.ref(id, before.u), reason: 'regenerated' });
     this.#emit('regenerated', { ...this.ref(fresh, before.u), from: this.hashId(id) });
-    return this.#record(fresh, moved, this.#o.clock());
+    return this.#record(fresh, moved, this.#o.clock(), expiresAt);
   }
 
   async sessionsOf(userId: string): Promise<SessionRecord<D>[]> {
@@ -229,13 +229,14 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     return ttl;
   }
 
-  #record(id: string, s: StoredSession, now: number): SessionRecord<D> {
+  /** `expiresAt`: the stored expiry when known, else what a write at `now` sets. */
+  #record(id: string, s: StoredSession, now: number, expiresAt?: number): SessionRecord<D> {
     const idleEnd = now + s.i;
     return {
       id,
       data: s.d as D,
       createdAt: s.c,
-      expiresAt: s.a === 0 ? idleEnd : Math.min(idleEnd, s.a),
+      expiresAt: expiresAt ?? (s.a === 0 ? idleEnd : Math.min(idleEnd, s.a)),
       absoluteExpiresAt: s.a === 0 ? Infinity : s.a,
       version: s.v,
       userId: s.u,

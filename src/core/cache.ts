@@ -68,6 +68,8 @@ export class SharedCache<V = unknown> {
   #repairs: RepairEvent[] = [];
   #pending = false;
   #closed = false;
+  /** Expiry of the entry the last successful get returned, or the last write set (for getEntry, updateEntry). */
+  #lastExpiry = 0;
 
   /** Creates (and sizes) a cache file; see {@link CreateOptions.ifExists} for an existing one. */
   static create<V = unknown>(path: string, options: CreateOptions = {}): SharedCache<V> {
@@ -144,6 +146,7 @@ export class SharedCache<V = unknown> {
       }
       s.f64[(a + I_TICK_OFF) >> 3] = ++s.f64[(b >> 3) + P_TICK_IDX];
       s.f64[(b >> 3) + P_HITS_IDX]++;
+      this.#lastExpiry = exp;
       type = s.buf[a + I_TYPE_OFF];
       raw = copyOut(s.buf, type, start, end);
     } finally {
@@ -151,6 +154,13 @@ export class SharedCache<V = unknown> {
       if (this.#pending) this.#flush();
     }
     return this.#decode(p, type, raw);
+  }
+
+  /** Like get, with the entry's absolute expiry (Infinity when none), read under the same lock. */
+  getEntry(key: string): { value: V; expiresAt: number } | undefined {
+    const value = this.get(key);
+    if (value === undefined) return undefined;
+    return { value, expiresAt: this.#lastExpiry === 0 ? Infinity : this.#lastExpiry };
   }
 
   /** True when a live entry is stored under `key` (does not count as a use). */
@@ -284,6 +294,13 @@ export class SharedCache<V = unknown> {
       this.#writeLocked(p, s, b, si, off, h, klen, enc, vlen, expires, prio >= 0 ? prio : si >= 0 ? oldPrio : 1, now);
       return next;
     });
+  }
+
+  /** Like update, also giving the expiry the entry has afterwards (Infinity when none). */
+  updateEntry(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): { value: V | undefined; expiresAt: number } {
+    this.#lastExpiry = 0;
+    const value = this.update(key, fn, options);
+    return { value, expiresAt: this.#lastExpiry === 0 ? Infinity : this.#lastExpiry };
   }
 
   // ------------------------------------------------------------ whole cache
@@ -488,6 +505,7 @@ export class SharedCache<V = unknown> {
     const need = alignItem(ITEM_HEADER_SIZE + klen + vlen);
     const at = pages.place(p, s, b, need, si < 0, si >= 0 ? off : -1, now);
     pages.writeItem(s, b, at, need, h, klen, enc, vlen, this.#type, expires, prio, now);
+    this.#lastExpiry = expires;
     s.u32[(b + at + I_FLAGS_OFF) >> 2] = FLAG_LIVE;
     if (FAULTS) fault('write:unpublished');
     const hIdx = b >> 2;
