@@ -1,0 +1,106 @@
+/**
+ * sessmap as an express-session store:
+ *
+ *   import session from 'express-session';
+ *   import { SessmapStore } from 'sessmap/express-session';
+ *   app.use(session({ store: new SessmapStore(), secret, resave: false, saveUninitialized: false }));
+ *
+ * In a cluster worker it attaches to the primary's file; elsewhere it opens `path`. `touch`
+ * (which express-session calls on every request that does not change the session) moves the
+ * deadline in place and never rewrites the data.
+ */
+import session from 'express-session';
+import type * as TE from 'typed-emitter';
+
+type TypedEmitter<E extends TE.EventMap> = TE.default<E>;
+import { isValidSessionId } from './ids.js';
+import { plain, resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
+import type { SessionData as StoreData, SessionStore } from './types.js';
+
+type Callback<T = void> = (err?: unknown, result?: T) => void;
+
+/** Events of the store (express-session listens to `connect` and `disconnect`). */
+export type SessmapStoreEvents = {
+  connect: () => void;
+  disconnect: () => void;
+  error: (err: Error) => void;
+};
+
+const TypedStore = session.Store as unknown as new () => session.Store & TypedEmitter<SessmapStoreEvents>;
+
+export class SessmapStore extends TypedStore {
+  /** The session store underneath: updateSession, the per-user index and typed events are here. */
+  readonly ready: Promise<SessionStore>;
+  #store: SessionStore | undefined;
+  readonly #defaultTtl: number | undefined;
+
+  constructor(options: AdapterOptions = {}) {
+    super();
+    this.#defaultTtl = options.defaultTtl ?? options.idleTimeout;
+    this.ready = resolveStore(options);
+    this.ready.then(
+      (s) => {
+        this.#store = s;
+        this.emit('connect');
+      },
+      (err: Error) => {
+        this.emit('disconnect');
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      },
+    );
+  }
+
+  override get = (sid: string, cb: Callback<session.SessionData | null>): void => {
+    if (!isValidSessionId(sid)) return void process.nextTick(cb, null, null);
+    this.#run(async (s) => {
+      const r = await s.getSession(sid);
+      return r === undefined ? null : (plain(r.data) as unknown as session.SessionData);
+    }, cb);
+  };
+
+  override set = (sid: string, sess: session.SessionData, cb?: Callback): void => {
+    this.#run(async (s) => {
+      const data = plain(sess);
+      await s.setSession(sid, data, { ttl: ttlFromCookie(data.cookie, this.#defaultTtl) });
+    }, cb);
+  };
+
+  override destroy = (sid: string, cb?: Callback): void => {
+    if (!isValidSessionId(sid)) return void process.nextTick(() => cb?.());
+    this.#run(async (s) => {
+      await s.destroySession(sid);
+    }, cb);
+  };
+
+  override touch = (sid: string, sess: session.SessionData, cb?: Callback): void => {
+    this.#run(async (s) => {
+      await s.touchSession(sid, { ttl: ttlFromCookie(plain(sess).cookie, this.#defaultTtl) });
+    }, cb);
+  };
+
+  /** Every live session, keyed by id (like MemoryStore's). */
+  override all = (cb: Callback<Record<string, session.SessionData>>): void => {
+    this.#run(async (s) => {
+      const out: Record<string, session.SessionData> = {};
+      for (const r of await s.allSessions()) out[r.id] = r.data as unknown as session.SessionData;
+      return out;
+    }, cb);
+  };
+
+  override length = (cb: Callback<number>): void => {
+    this.#run((s) => s.countSessions(), cb);
+  };
+
+  override clear = (cb?: Callback): void => {
+    this.#run((s) => s.clearSessions(), cb);
+  };
+
+  /** Runs `op` on the store once it is ready; the callback is called once, outside any try. */
+  #run<T>(op: (s: SessionStore<StoreData>) => Promise<T>, cb: Callback<T> | undefined): void {
+    const p = this.#store !== undefined ? op(this.#store) : this.ready.then(op);
+    p.then(
+      (v) => process.nextTick(() => cb?.(null, v)),
+      (err: unknown) => process.nextTick(() => (cb ? cb(err) : this.emit('error', err as Error))),
+    );
+  }
+}

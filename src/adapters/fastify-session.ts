@@ -1,0 +1,58 @@
+/**
+ * sessmap as a @fastify/session store:
+ *
+ *   import { SessmapFastifyStore } from 'sessmap/fastify-session';
+ *   app.register(fastifyCookie);
+ *   app.register(fastifySession, { secret, store: new SessmapFastifyStore() });
+ *
+ * @fastify/session never calls touch; with its default `rolling: true` it does a get and a full
+ * set on every request, so set derives the TTL from the cookie each time.
+ */
+import { isValidSessionId } from './ids.js';
+import { plain, resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
+import type { SessionStore } from './types.js';
+
+type Callback<T = void> = (err?: unknown, result?: T) => void;
+
+export class SessmapFastifyStore {
+  /** The session store underneath: updateSession, the per-user index and typed events are here. */
+  readonly ready: Promise<SessionStore>;
+  #store: SessionStore | undefined;
+  readonly #defaultTtl: number | undefined;
+
+  constructor(options: AdapterOptions = {}) {
+    this.#defaultTtl = options.defaultTtl ?? options.idleTimeout;
+    this.ready = resolveStore(options);
+    this.ready.then((s) => (this.#store = s), () => {});
+  }
+
+  get(sessionId: string, callback: Callback<Record<string, unknown> | null>): void {
+    if (!isValidSessionId(sessionId)) return void process.nextTick(callback, null, null);
+    this.#run(async (s) => {
+      const r = await s.getSession(sessionId);
+      return r === undefined ? null : plain(r.data);
+    }, callback);
+  }
+
+  set(sessionId: string, session: unknown, callback: Callback): void {
+    this.#run(async (s) => {
+      const data = plain(session);
+      await s.setSession(sessionId, data, { ttl: ttlFromCookie(data.cookie, this.#defaultTtl) });
+    }, callback);
+  }
+
+  destroy(sessionId: string, callback: Callback): void {
+    if (!isValidSessionId(sessionId)) return void process.nextTick(callback, null);
+    this.#run(async (s) => {
+      await s.destroySession(sessionId);
+    }, callback);
+  }
+
+  #run<T>(op: (s: SessionStore) => Promise<T>, cb: Callback<T>): void {
+    const p = this.#store !== undefined ? op(this.#store) : this.ready.then(op);
+    p.then(
+      (v) => process.nextTick(cb, null, v),
+      (err: unknown) => process.nextTick(cb, err),
+    );
+  }
+}

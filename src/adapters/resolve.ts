@@ -1,0 +1,42 @@
+/**
+ * How an adapter finds its session store: the one it is given, else the cluster's (in a worker
+ * of a primary that ran setupPrimary), else a file of its own (a single process, worker_threads,
+ * or unrelated processes sharing `path`).
+ */
+import { attachWorker } from '../cluster/worker.js';
+import { openSessionStore } from '../cluster/standalone.js';
+import { CONFIG_ENV, type SessionServiceOptions } from '../cluster/options.js';
+import type { SessionStore } from './types.js';
+
+export interface AdapterOptions extends SessionServiceOptions {
+  /** A store to use (from attachWorker, openSessionStore, or another backend). */
+  store?: SessionStore | Promise<SessionStore>;
+  /** TTL in ms for sessions whose cookie has no expiry (browser-session cookies). @default idleTimeout */
+  defaultTtl?: number;
+}
+
+export function resolveStore(o: AdapterOptions): Promise<SessionStore> {
+  if (o.store !== undefined) return Promise.resolve(o.store);
+  const { store: _s, defaultTtl: _d, ...service } = o;
+  if (process.env[CONFIG_ENV] !== undefined && o.path === undefined) return attachWorker(service);
+  return openSessionStore(service);
+}
+
+/** The TTL a session's cookie asks for: until `expires`, else `maxAge`, else the default. */
+export function ttlFromCookie(cookie: unknown, fallback: number | undefined): number | undefined {
+  if (cookie !== null && typeof cookie === 'object') {
+    const c = cookie as { expires?: unknown; maxAge?: unknown; originalMaxAge?: unknown };
+    if (c.expires !== undefined && c.expires !== null && c.expires !== false) {
+      const t = new Date(c.expires as string | number | Date).getTime();
+      if (Number.isFinite(t)) return Math.max(1, t - Date.now());
+    }
+    const m = typeof c.maxAge === 'number' ? c.maxAge : typeof c.originalMaxAge === 'number' ? c.originalMaxAge : undefined;
+    if (m !== undefined && m > 0) return m;
+  }
+  return fallback;
+}
+
+/** A plain JSON copy: drops class prototypes, symbols and functions the way a network store would. */
+export function plain<T>(value: T): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+}
