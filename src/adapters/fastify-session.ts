@@ -13,6 +13,9 @@ import { plain, resolveStore, ttlFromCookie, type AdapterOptions } from './resol
 import type { SessionStore } from './types.js';
 
 type Callback<T = void> = (err?: unknown, result?: T) => void;
+/** @fastify/session types the result as its Session class; what the store hands back is that session's JSON. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type SessionCallback = (err: any, result?: any) => void;
 
 export class SessmapFastifyStore {
   /** The session store underneath: updateSession, the per-user index and typed events are here. */
@@ -26,7 +29,7 @@ export class SessmapFastifyStore {
     this.ready.then((s) => (this.#store = s), () => {});
   }
 
-  get(sessionId: string, callback: Callback<Record<string, unknown> | null>): void {
+  get(sessionId: string, callback: SessionCallback): void {
     if (!isValidSessionId(sessionId)) return void process.nextTick(callback, null, null);
     this.#run(async (s) => {
       const r = await s.getSession(sessionId);

@@ -1,0 +1,39 @@
+/**
+ * express + express-session on sessmap, in a two-worker cluster (no session server to run).
+ *
+ *   npx tsx examples/express.ts        then: curl -c /tmp/jar -b /tmp/jar http://127.0.0.1:3001/
+ */
+import cluster from 'node:cluster';
+import express from 'express';
+import session from 'express-session';
+import { join } from 'node:path';
+import { defaultCacheDir, setupPrimary } from '../src/index.js';
+import { SessmapStore } from '../src/adapters/express-session.js';
+
+const PORT = Number(process.env.PORT ?? 3001);
+
+if (cluster.isPrimary) {
+  const sessions = setupPrimary({ path: join(defaultCacheDir(), 'example-express.smap'), maxSessions: 10_000 });
+  sessions.events.on('created', (e) => console.log('[primary] session created', e.sid));
+  for (let i = 0; i < 2; i++) cluster.fork();
+  console.log(`listening on http://127.0.0.1:${PORT}/ (/, /login, /logout)`);
+} else {
+  const store = new SessmapStore();
+  const app = express();
+  app.use(session({ store, secret: process.env.SESSION_SECRET ?? 'change-me', resave: false, saveUninitialized: false, cookie: { maxAge: 30 * 60_000, httpOnly: true, sameSite: 'lax' } }));
+  app.get('/', (req, res) => {
+    const s = req.session as session.Session & { views?: number; user?: string };
+    s.views = (s.views ?? 0) + 1;
+    res.json({ worker: process.pid, views: s.views, user: s.user ?? null });
+  });
+  app.get('/login', (req, res, next) => {
+    // A new id on login (no session fixation), same data.
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      (req.session as session.Session & { user?: string }).user = 'alice';
+      res.json({ worker: process.pid, loggedIn: 'alice' });
+    });
+  });
+  app.get('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.json({ loggedOut: true }))));
+  app.listen(PORT, '127.0.0.1');
+}

@@ -1,0 +1,34 @@
+/**
+ * koa + koa-session (external store) on sessmap, in a two-worker cluster.
+ *
+ *   npx tsx examples/koa.ts            then: curl -c /tmp/jar -b /tmp/jar http://127.0.0.1:3003/
+ */
+import cluster from 'node:cluster';
+import Koa from 'koa';
+import session from 'koa-session';
+import { join } from 'node:path';
+import { defaultCacheDir, setupPrimary } from '../src/index.js';
+import { SessmapKoaStore } from '../src/adapters/koa-session.js';
+
+const PORT = Number(process.env.PORT ?? 3003);
+
+if (cluster.isPrimary) {
+  setupPrimary({ path: join(defaultCacheDir(), 'example-koa.smap'), maxSessions: 10_000 });
+  for (let i = 0; i < 2; i++) cluster.fork();
+  console.log(`listening on http://127.0.0.1:${PORT}/ (/, /logout)`);
+} else {
+  const app = new Koa();
+  app.keys = [process.env.SESSION_SECRET ?? 'change-me'];
+  app.use(session({ store: new SessmapKoaStore(), key: 'sid', maxAge: 30 * 60_000, httpOnly: true, sameSite: 'lax' }, app));
+  app.use(async (ctx) => {
+    if (ctx.path === '/logout') {
+      ctx.session = null;
+      ctx.body = { loggedOut: true };
+      return;
+    }
+    const s = ctx.session!;
+    s.views = Number(s.views ?? 0) + 1;
+    ctx.body = { worker: process.pid, views: s.views };
+  });
+  app.listen(PORT, '127.0.0.1');
+}
