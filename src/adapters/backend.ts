@@ -29,6 +29,9 @@ export interface BackendRemoval {
   reason: 'expired' | 'evicted';
   /** For evictions: ms the session still had (Infinity: no expiry). */
   ttlLeft?: number;
+  /** When it was due to expire, and what it held (when the backend knows). */
+  expiresAt?: number;
+  session?: StoredSession;
 }
 
 export interface SessionBackend {
@@ -36,12 +39,12 @@ export interface SessionBackend {
   read(id: string): Promise<{ session: StoredSession; expiresAt: number } | undefined>;
   /**
    * Atomic read-modify-write of one session: `fn` sees the stored session (or undefined) and
-   * returns the new one, `undefined` to delete it, or KEEP. Its expiry is derived from the new
-   * session's deadlines. Resolves to what `fn` saw and the expiry the session has afterwards.
+   * returns the new one, `undefined` to delete it, or KEEP. Its expiry is `expiryOf(next, now)`.
+   * Resolves to what `fn` saw and the expiry the session has afterwards.
    */
-  modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }>;
-  /** Sets a session's expiry to `ttl` ms from now without rewriting it; false if absent. */
-  extend(id: string, ttl: number): Promise<boolean>;
+  modify(id: string, now: number, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }>;
+  /** Sets a session's expiry (ms since the epoch) without rewriting it; false if absent. */
+  extend(id: string, expiresAt: number): Promise<boolean>;
   indexAdd(userId: string, id: string): Promise<void>;
   indexRemove(userId: string, id: string): Promise<void>;
   indexList(userId: string): Promise<string[]>;
@@ -53,7 +56,7 @@ export interface SessionBackend {
   close(): Promise<void>;
 }
 
-/** Milliseconds the session may still live given its deadlines (<= 0: it is over). */
-export function ttlOf(s: StoredSession, now: number): number {
-  return s.a === 0 ? s.i : Math.min(s.i, s.a - now);
+/** When a session used at `now` ends: the idle deadline, capped by the absolute one. */
+export function expiryOf(s: StoredSession, now: number): number {
+  return s.a === 0 ? now + s.i : Math.min(now + s.i, s.a);
 }

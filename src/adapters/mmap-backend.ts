@@ -5,21 +5,19 @@
  * user are written with low priority, so the cache evicts them before any logged-in one.
  */
 import { SharedCache, UNCHANGED } from '../core/index.js';
-import { KEEP, ttlOf, type SessionBackend, type StoredSession } from './backend.js';
+import { KEEP, expiryOf, type SessionBackend, type StoredSession } from './backend.js';
 
 type Stored = StoredSession | string[];
 
 export class MmapBackend implements SessionBackend {
   readonly cache: SharedCache<Stored>;
   readonly #protect: boolean;
-  readonly #clock: () => number;
   /** TTL of the per-user index entries: as long as the longest session can live. */
   readonly #indexTtl: number;
 
   constructor(cache: SharedCache<unknown>, options: { protectAuthenticated: boolean; clock?: () => number; indexTtl: number }) {
     this.cache = cache as SharedCache<Stored>;
     this.#protect = options.protectAuthenticated;
-    this.#clock = options.clock ?? Date.now;
     this.#indexTtl = options.indexTtl;
   }
 
@@ -28,7 +26,7 @@ export class MmapBackend implements SessionBackend {
     return e === undefined ? undefined : { session: e.value as StoredSession, expiresAt: e.expiresAt };
   }
 
-  async modify(id: string, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }> {
+  async modify(id: string, now: number, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }> {
     let seen: StoredSession | undefined;
     const { expiresAt } = this.cache.updateEntry(
       `s:${id}`,
@@ -38,15 +36,15 @@ export class MmapBackend implements SessionBackend {
         return next === KEEP ? UNCHANGED : next;
       },
       {
-        ttl: (s) => Math.max(1, ttlOf(s as StoredSession, this.#clock())),
+        expiresAt: (s) => expiryOf(s as StoredSession, now),
         priority: (s) => (this.#protect && (s as StoredSession).u === undefined ? 'low' : 'normal'),
       },
     );
     return { before: seen, expiresAt };
   }
 
-  async extend(id: string, ttl: number): Promise<boolean> {
-    return this.cache.touch(`s:${id}`, Math.max(1, ttl));
+  async extend(id: string, expiresAt: number): Promise<boolean> {
+    return this.cache.expireAt(`s:${id}`, expiresAt);
   }
 
   async indexAdd(userId: string, id: string): Promise<void> {

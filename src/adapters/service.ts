@@ -5,7 +5,7 @@
  */
 import { sessmapError } from '../errors.js';
 import type { SessionEvents } from '../events/types.js';
-import { KEEP, ttlOf, type BackendRemoval, type SessionBackend, type StoredSession } from './backend.js';
+import { KEEP, expiryOf, type BackendRemoval, type SessionBackend, type StoredSession } from './backend.js';
 import { checkSessionId, checkUserId, newSessionId } from './ids.js';
 import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
 
@@ -57,7 +57,12 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
 
   /** Turns a removal the backend made by itself into an event. */
   removed(r: BackendRemoval): void {
-    if (r.reason === 'expired') this.#emit('expired', this.ref(r.id));
+    if (r.reason === 'expired') {
+      // The absolute deadline ended it when the expiry had reached it (touches never pass it).
+      const a = r.session?.a ?? 0;
+      const deadline = a !== 0 && r.expiresAt !== undefined && r.expiresAt >= a ? 'absolute' : 'idle';
+      this.#emit('expired', { ...this.ref(r.id, r.session?.u), deadline });
+    }
     else {
       const ttlLeft = r.ttlLeft ?? 0;
       this.#emit('evicted', { ...this.ref(r.id), ttlLeft, live: ttlLeft > 0 });
@@ -87,7 +92,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
     const now = this.#o.clock();
     let next: StoredSession | undefined;
-    const { before, expiresAt } = await this.#backend.modify(id, (cur) => {
+    const { before, expiresAt } = await this.#backend.modify(id, now, (cur) => {
       if (mustBeNew && cur !== undefined) throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', 'a freshly generated session id is already in use');
       if (options.ifVersion !== undefined && (cur === undefined || cur.v !== options.ifVersion)) {
         throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', `session is at version ${cur?.v ?? 'none'}, not ${options.ifVersion}`, { expected: options.ifVersion, actual: cur?.v });
@@ -115,9 +120,10 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const s = (await this.#backend.read(id))?.session;
     if (s === undefined) return false;
     const idle = options.ttl === undefined ? s.i : this.#ttl(options.ttl);
-    const left = ttlOf({ ...s, i: idle }, this.#o.clock());
-    if (left <= 0) return false;
-    return this.#backend.extend(id, left);
+    const now = this.#o.clock();
+    const until = expiryOf({ ...s, i: idle }, now);
+    if (until <= now) return false;
+    return this.#backend.extend(id, until);
   }
 
   async destroySession(id: string): Promise<boolean> {
@@ -126,7 +132,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   async #destroy(id: string, reason: 'destroyed' | 'regenerated' | 'logout-everywhere'): Promise<boolean> {
-    const { before } = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
+    const { before } = await this.#backend.modify(id, this.#o.clock(), (cur) => (cur === undefined ? KEEP : undefined));
     if (before === undefined) return false;
     if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
     this.#emit('destroyed', { ...this.ref(id, before.u), reason });
@@ -138,7 +144,8 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
     let next: StoredSession | undefined;
-    const { before, expiresAt } = await this.#backend.modify(id, (cur) => {
+    const now = this.#o.clock();
+    const { before, expiresAt } = await this.#backend.modify(id, now, (cur) => {
       if (cur === undefined) return KEEP;
       const data = fn(cur.d as D);
       if (data === undefined) return undefined;
@@ -156,23 +163,24 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const s: StoredSession = next;
     await this.#reindex(id, before.u, s.u);
     this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
-    return this.#record(id, s, this.#o.clock(), expiresAt);
+    return this.#record(id, s, now, expiresAt);
   }
 
   async regenerateSession(id: string): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
-    const { before } = await this.#backend.modify(id, (cur) => (cur === undefined ? KEEP : undefined));
+    const now = this.#o.clock();
+    const { before } = await this.#backend.modify(id, now, (cur) => (cur === undefined ? KEEP : undefined));
     if (before === undefined) return undefined;
     const fresh = newSessionId();
     const moved: StoredSession = { ...before, v: before.v + 1 };
-    const { expiresAt } = await this.#backend.modify(fresh, () => moved);
+    const { expiresAt } = await this.#backend.modify(fresh, now, () => moved);
     if (before.u !== undefined) {
       await this.#backend.indexAdd(before.u, fresh);
       await this.#backend.indexRemove(before.u, id);
     }
     this.#emit('destroyed', { ...this.ref(id, before.u), reason: 'regenerated' });
     this.#emit('regenerated', { ...this.ref(fresh, before.u), from: this.hashId(id) });
-    return this.#record(fresh, moved, this.#o.clock(), expiresAt);
+    return this.#record(fresh, moved, now, expiresAt);
   }
 
   async sessionsOf(userId: string): Promise<SessionRecord<D>[]> {

@@ -4,6 +4,7 @@
  */
 import { SharedCache, type CreateOptions, type RemovalEvent } from '../core/index.js';
 import { MmapBackend } from '../adapters/mmap-backend.js';
+import type { StoredSession } from '../adapters/backend.js';
 import { SessionService, type Emit } from '../adapters/service.js';
 import { createEventBus, type EventBus } from '../events/bus.js';
 import type { NormalisedOptions, SessionEvictionPolicy } from './options.js';
@@ -27,13 +28,16 @@ export function buildRuntime(mode: 'open' | 'create', o: Pick<NormalisedOptions,
   const hooks = {
     onRemove: (e: RemovalEvent) => {
       if (service === undefined || !e.key.startsWith('s:')) return;
-      if (e.reason === 'expired' || e.reason === 'evicted') service.removed({ id: e.key.slice(2), reason: e.reason, ttlLeft: e.ttlLeft });
+      if (e.reason === 'expired' || e.reason === 'evicted') {
+        service.removed({ id: e.key.slice(2), reason: e.reason, ttlLeft: e.ttlLeft, expiresAt: e.expiresAt, session: e.value as StoredSession | undefined });
+      }
     },
     onLockRecovered: (e: { page: number; pid: number }) => emit('lockRecovered', { at: Date.now(), pid: process.pid, page: e.page, deadPid: e.pid }),
     onRepair: (e: { page: number; dropped: number; problems: readonly string[] }) =>
       emit('repaired', { at: Date.now(), pid: process.pid, page: e.page, dropped: e.dropped, problems: e.problems }),
     lockTimeout: o.lockTimeout,
     clock: o.clock,
+    removalValues: true,
   };
   const cache =
     mode === 'open'
@@ -47,7 +51,7 @@ export function buildRuntime(mode: 'open' | 'create', o: Pick<NormalisedOptions,
         } satisfies CreateOptions);
   const bus = createEventBus();
   const indexTtl = o.absoluteTimeout > 0 ? o.absoluteTimeout : 0;
-  const backend = new MmapBackend(cache, { protectAuthenticated: o.evictionPolicy === 'protect-authenticated', clock: o.clock, indexTtl });
+  const backend = new MmapBackend(cache, { protectAuthenticated: o.evictionPolicy === 'protect-authenticated', indexTtl });
   service = new SessionService(backend, bus, emit, {
     idleTimeout: o.idleTimeout,
     absoluteTimeout: o.absoluteTimeout,

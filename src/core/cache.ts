@@ -16,7 +16,7 @@ import {
 } from './layout.js';
 import { OWNER_ID, held, isProcessAlive, ownerIdOf, ownerPid, sleep } from './lock.js';
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
-import { PageDamaged, Pages, alignItem } from './pages.js';
+import { PageDamaged, Pages, alignItem, type PendingRemoval } from './pages.js';
 import { checkPage, repairPage } from './repair.js';
 import { TYPE_OF, copyOut, decode, encode, encodedLength, type Encoded } from './serializer.js';
 import { crc32 } from 'node:zlib';
@@ -63,7 +63,7 @@ export class SharedCache<V = unknown> {
   /** Secret for digest(): bytes 8-31 of the file's seed. */
   readonly #secret: Buffer;
   /** Removals collected under a lock, for onRemove (null when nobody listens). */
-  readonly #removals: RemovalEvent[] | null;
+  readonly #removals: PendingRemoval[] | null;
   #recoveries: LockRecoveryEvent[] = [];
   #repairs: RepairEvent[] = [];
   #pending = false;
@@ -90,6 +90,7 @@ export class SharedCache<V = unknown> {
     this.maxItemBytes = maxItemBytesOf(info.pageSize, info.slotsPerPage);
     this.#removals = o.onRemove ? [] : null;
     this.#pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, this.#removals);
+    this.#pages.captureValues = o.removalValues && o.onRemove !== undefined;
     this.#segs = att.segments;
     this.#header = att.header;
     this.#epoch = att.epoch;
@@ -243,6 +244,22 @@ export class SharedCache<V = unknown> {
   }
 
   /**
+   * Sets an entry's absolute expiry (ms since the epoch; 0 or Infinity: never) without rewriting
+   * its value; returns whether it exists.
+   */
+  expireAt(key: string, at: number): boolean {
+    validateTtl('at', at);
+    const expires = at === Infinity ? 0 : at;
+    return this.#mutate(key, (p, s, b, si, off) => {
+      if (si < 0) return false;
+      const a = b + off;
+      s.f64[(a + I_EXPIRES_OFF) >> 3] = expires;
+      s.f64[(a + I_TICK_OFF) >> 3] = ++s.f64[(b >> 3) + P_TICK_IDX];
+      return true;
+    });
+  }
+
+  /**
    * Read-modify-write under the page lock: `fn` gets the current value (or undefined) and
    * returns the new one; `undefined` deletes the entry. No update from any process is lost.
    * `fn` must be synchronous and must not call the cache.
@@ -250,7 +267,9 @@ export class SharedCache<V = unknown> {
   update(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): V | undefined {
     const ttlOpt = options?.ttl;
     const prioOpt = options?.priority;
+    const atOpt = options?.expiresAt;
     if (ttlOpt !== undefined && typeof ttlOpt !== 'function') validateTtl('ttl', ttlOpt);
+    if (atOpt !== undefined && typeof atOpt !== 'function') validateTtl('expiresAt', atOpt);
     if (prioOpt !== undefined && typeof prioOpt !== 'function') validateEnum('priority', prioOpt, ['low', 'normal']);
     return this.#mutate(key, (p, s, b, si, off, klen, h, now) => {
       let current: V | undefined;
@@ -266,12 +285,14 @@ export class SharedCache<V = unknown> {
       }
       let next: V | undefined | typeof UNCHANGED;
       let ttl: number | undefined;
+      let at: number | undefined;
       let prio = -1;
       try {
         next = fn(current);
         if (next === UNCHANGED) return current;
         if (next !== undefined) {
-          if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
+          if (atOpt !== undefined) at = validateTtl('expiresAt', typeof atOpt === 'function' ? atOpt(next) : atOpt);
+          else if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
           if (prioOpt !== undefined) prio = PRIORITY_CODE[validateEnum('priority', typeof prioOpt === 'function' ? prioOpt(next) : prioOpt, ['low', 'normal'])];
         }
       } catch (err) {
@@ -290,7 +311,7 @@ export class SharedCache<V = unknown> {
       }
       const enc = encode(this.#type, next);
       const vlen = this.#checkSize(klen, enc);
-      const expires = ttl !== undefined ? this.#expiry(ttl, now) : si >= 0 ? oldExp : this.#expiry(this.#defaultTtl, now);
+      const expires = at !== undefined ? (at === Infinity ? 0 : at) : ttl !== undefined ? this.#expiry(ttl, now) : si >= 0 ? oldExp : this.#expiry(this.#defaultTtl, now);
       this.#writeLocked(p, s, b, si, off, h, klen, enc, vlen, expires, prio >= 0 ? prio : si >= 0 ? oldPrio : 1, now);
       return next;
     });
@@ -328,7 +349,11 @@ export class SharedCache<V = unknown> {
     return this.purgeExpiredPages(0, this.#pages.pageCount);
   }
 
-  /** Removes the expired entries of `count` pages from `first` (wrapping around); for incremental sweeps. */
+  /**
+   * Removes the expired entries of `count` pages from `first` (wrapping around), for incremental
+   * sweeps. A page whose lock a live process holds is skipped, not waited for: a sweeper never
+   * blocks its event loop.
+   */
   purgeExpiredPages(first: number, count: number): number {
     let n = 0;
     this.#enter();
@@ -336,6 +361,7 @@ export class SharedCache<V = unknown> {
     const pc = this.#pages.pageCount;
     for (let i = 0; i < Math.min(count, pc); i++) {
       const p = (first + i) % pc;
+      if (!this.#lockIsFree(p)) continue;
       n += this.#withPageLock(p, (s, b) => this.#dirty(p, s, b, () => this.#pages.expireAll(p, s, b, now, -1)));
     }
     this.#maybeFlush();
@@ -659,6 +685,13 @@ export class SharedCache<V = unknown> {
     }
   }
 
+  /** True when the page can be locked without waiting (free, or held by a dead process). */
+  #lockIsFree(p: number): boolean {
+    const s = this.#segs[this.#pages.segOf[p]];
+    const owner = Atomics.load(s.i32, (this.#pages.baseOf[p] >> 2) + P_LOCK_IDX);
+    return owner === 0 || (ownerPid(owner) !== process.pid && !isProcessAlive(ownerPid(owner)));
+  }
+
   #withPageLock<R>(p: number, fn: (s: Segment, b: number) => R, validate = true): R {
     const s = this.#segs[this.#pages.segOf[p]];
     const b = this.#pages.baseOf[p];
@@ -785,7 +818,17 @@ export class SharedCache<V = unknown> {
     const removals = this.#removals;
     if (removals !== null && removals.length > 0) {
       const list = removals.splice(0, removals.length);
-      for (const e of list) callHook(o.onRemove, e);
+      for (const r of list) {
+        const e: { -readonly [K in keyof RemovalEvent]: RemovalEvent[K] } = { key: r.key, reason: r.reason, page: r.page, ttlLeft: r.ttlLeft, expiresAt: r.expiresAt };
+        if (r.raw !== undefined) {
+          try {
+            e.value = decode(r.type, r.raw);
+          } catch {
+            // a value that does not decode is left out
+          }
+        }
+        callHook(o.onRemove, e);
+      }
     }
   }
 }

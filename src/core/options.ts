@@ -93,6 +93,7 @@ export interface HandleOptions {
   onLockRecovered: ((event: LockRecoveryEvent) => void) | undefined;
   onRepair: ((event: RepairEvent) => void) | undefined;
   verifyReads: boolean;
+  removalValues: boolean;
   clock: () => number;
 }
 
@@ -104,6 +105,7 @@ export function normaliseHandleOptions(o: {
   onLockRecovered?: unknown;
   onRepair?: unknown;
   verifyReads?: unknown;
+  removalValues?: unknown;
   clock?: unknown;
 }): HandleOptions {
   return {
@@ -114,6 +116,7 @@ export function normaliseHandleOptions(o: {
     onLockRecovered: o.onLockRecovered === undefined ? undefined : validateFunction('onLockRecovered', o.onLockRecovered),
     onRepair: o.onRepair === undefined ? undefined : validateFunction('onRepair', o.onRepair),
     verifyReads: o.verifyReads === undefined ? DEFAULT_OPTIONS.verifyReads : validateBoolean('verifyReads', o.verifyReads),
+    removalValues: o.removalValues === undefined ? false : validateBoolean('removalValues', o.removalValues),
     clock: o.clock === undefined ? Date.now : validateFunction('clock', o.clock),
   };
 }

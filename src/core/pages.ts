@@ -21,8 +21,8 @@ import {
   P_R_EXPIRED_IDX, P_TICK_IDX, P_VERSION_IDX, SLOT_SIZE,
 } from './layout.js';
 import { dataStart, type FileGeometry, type SegmentPlan } from './options.js';
-import { writeEncoded, type Encoded } from './serializer.js';
-import type { EvictionPolicy, RemovalEvent, RemovalReason } from './types.js';
+import { copyOut, writeEncoded, type Encoded } from './serializer.js';
+import type { EvictionPolicy, RemovalReason } from './types.js';
 
 /** Items start and end on 16-byte boundaries, so the smallest dead filler (magic, length, flags) always fits. */
 export function alignItem(n: number): number {
@@ -36,8 +36,19 @@ export class PageDamaged extends Error {
   }
 }
 
+/** A removal collected under the lock; the value (if captured) is decoded after the lock is released. */
+export interface PendingRemoval {
+  key: string;
+  reason: RemovalReason;
+  page: number;
+  ttlLeft: number | undefined;
+  expiresAt: number | undefined;
+  type: number;
+  raw: string | Buffer | undefined;
+}
+
 /** Collected removals, handed to the hook after the lock is released. */
-export type RemovalSink = RemovalEvent[] | null;
+export type RemovalSink = PendingRemoval[] | null;
 
 export class Pages {
   readonly segs: Segment[];
@@ -61,6 +72,8 @@ export class Pages {
   readonly scratch2I32: Int32Array;
   /** Where removals are collected; null when no hook listens. */
   sink: RemovalSink;
+  /** Copy each removed value for the hook. */
+  captureValues = false;
   /** Result of the last findHole: start and length of the hole. */
   holeAt = 0;
   holeLen = 0;
@@ -232,7 +245,16 @@ export class Pages {
 
   /** Records a removal for the hook (when one listens). */
   report(s: Segment, a: number, page: number, reason: RemovalReason, ttlLeft: number | undefined): void {
-    if (this.sink !== null) this.sink.push({ key: this.keyOf(s, a), reason, page, ttlLeft });
+    if (this.sink === null) return;
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    let type = 0;
+    let raw: string | Buffer | undefined;
+    if (this.captureValues) {
+      type = s.buf[a + I_TYPE_OFF];
+      const start = a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1];
+      raw = copyOut(s.buf, type, start, start + s.u32[(a + I_VALUE_LEN_OFF) >> 2]);
+    }
+    this.sink.push({ key: this.keyOf(s, a), reason, page, ttlLeft, expiresAt: exp === 0 ? Infinity : exp, type, raw });
   }
 
   /** Marks an item dead and drops it from the slot table and the counts. */

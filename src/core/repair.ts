@@ -267,7 +267,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   const unaccounted = claimed <= pages.maxItems ? claimed - keep.size - dropped : 0;
   for (let i = 0; i < unaccounted; i++) {
     dropped++;
-    if (pages.sink !== null) pages.sink.push({ key: '', reason: 'repaired', page, ttlLeft: undefined });
+    if (pages.sink !== null) pages.sink.push({ key: '', reason: 'repaired', page, ttlLeft: undefined, expiresAt: undefined, type: 0, raw: undefined });
   }
   if (FAULTS) fault('repair:partial');
   s.buf.fill(0, b + end, b + pages.pageSize);
@@ -300,7 +300,7 @@ function reportTorn(pages: Pages, s: Segment, b: number, page: number, off: numb
     // Name the key only when its bytes are the ones the hash was taken of.
     if (pages.hashKey2(klen) === s.u32[(a + I_HASH_OFF) >> 2]) key = candidate;
   }
-  pages.sink.push({ key, reason: 'repaired', page, ttlLeft: undefined });
+  pages.sink.push({ key, reason: 'repaired', page, ttlLeft: undefined, expiresAt: undefined, type: 0, raw: undefined });
 }
 
 /** Recomputes the counts, byte totals, access clock and version counter from the log. */

@@ -27,6 +27,10 @@ export interface RemovalEvent {
    * For other reasons: `undefined`.
    */
   readonly ttlLeft: number | undefined;
+  /** When the entry was due to expire (ms since the epoch; Infinity: never); undefined for 'repaired'. */
+  readonly expiresAt: number | undefined;
+  /** The removed value, when the handle was opened with `removalValues: true` (not for 'repaired'). */
+  readonly value?: unknown;
 }
 
 /** Options of {@link SharedCache.create}. `undefined` means the default; `0` is a real value. */
@@ -75,6 +79,8 @@ export interface CreateOptions {
   onRepair?: (event: RepairEvent) => void;
   /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
   verifyReads?: boolean;
+  /** Hand removed values to onRemove (a copy is taken under the lock for each removal). @default false */
+  removalValues?: boolean;
   /** Time source in ms since the epoch (tests). @default Date.now */
   clock?: () => number;
 }
@@ -90,6 +96,7 @@ export interface OpenOptions {
   onLockRecovered?: (event: LockRecoveryEvent) => void;
   onRepair?: (event: RepairEvent) => void;
   verifyReads?: boolean;
+  removalValues?: boolean;
   clock?: () => number;
 }
 
@@ -110,6 +117,11 @@ export interface UpdateOptions<V = unknown> {
   ttl?: number | ((value: V) => number);
   /** Priority, or a function of the new value that returns it. @default the entry's priority, or 'normal' for a new entry */
   priority?: Priority | ((value: V) => Priority);
+  /**
+   * Absolute expiry in ms since the epoch (0 or Infinity: none), or a function of the new value
+   * that returns it; takes precedence over `ttl`.
+   */
+  expiresAt?: number | ((value: V) => number);
 }
 
 /** Counters of one page (or their sum over all pages). Counters are shared by all processes. */

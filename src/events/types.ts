@@ -28,7 +28,7 @@ export interface SessionEvents {
   /** The new session of a regeneration; `from` is the hashed old id. */
   regenerated: [SessionRef & { readonly from: string }];
   /** Passed its idle or absolute deadline and was removed (once, cluster-wide, within a sweep interval). */
-  expired: [SessionRef];
+  expired: [SessionRef & { readonly deadline: 'idle' | 'absolute' }];
   /** Removed to make room. `ttlLeft` > 0: a live session was lost to capacity. */
   evicted: [SessionRef & { readonly ttlLeft: number; readonly live: boolean }];
   /** A damaged or half-written page was rebuilt; `dropped` entries were lost. */

@@ -42,7 +42,7 @@ describe('the basic operations of a cache handle', () => {
     expect(c.delete('a')).toBe(true);
     expect(c.delete('a')).toBe(false);
     expect(c.get('a')).toBeUndefined();
-    expect(events).toEqual([{ key: 'a', reason: 'deleted', page: expect.any(Number), ttlLeft: undefined }]);
+    expect(events).toEqual([{ key: 'a', reason: 'deleted', page: expect.any(Number), ttlLeft: undefined, expiresAt: Infinity }]);
     for (const v of [0, '', false, null, [], {}]) {
       c.set('falsy', v);
       expect(c.get('falsy'), JSON.stringify(v)).toEqual(v);
