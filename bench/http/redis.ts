@@ -1,0 +1,148 @@
+/**
+ * A throwaway redis-server for the connect-redis run: on a free loopback port, no persistence, its
+ * working directory in the run's temp directory; stopped at the end, on error and on SIGINT.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { delimiter, join } from 'node:path';
+
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  readonly version: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+  /** CPU time the server has used so far (user + system, microseconds; Linux /proc), or undefined. */
+  cpuMicros(): number | undefined;
+  /** Synchronous last resort (process 'exit' handlers). */
+  kill(): void;
+}
+
+/** user + system CPU of a process from /proc/<pid>/stat, in microseconds (clock ticks of 10 ms). */
+export function procCpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 (utime) and 15 (stime) of proc(5); f[0] is field 3
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The redis-server to run: $REDIS_SERVER, else the first on PATH or in the usual places. */
+export function findRedisServer(): string | undefined {
+  const fromEnv = process.env.REDIS_SERVER;
+  const candidates = fromEnv
+    ? [fromEnv]
+    : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'redis-server')), '/usr/bin/redis-server', '/usr/local/bin/redis-server', '/usr/sbin/redis-server'];
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+export const REDIS_MISSING =
+  'redis-server not found (looked at $REDIS_SERVER, $PATH, /usr/bin, /usr/local/bin, /usr/sbin). ' +
+  'Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_SERVER=/path/to/redis-server, ' +
+  'or leave connect-redis out with --stores=sessmap,memory.';
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRedis(bin: string, dir: string, attempts = 3): Promise<RedisServer> {
+  let last: Error | undefined;
+  for (let i = 0; i < attempts; i++) {
+    const port = await freePort();
+    try {
+      return await startOnce(bin, dir, port);
+    } catch (err) {
+      last = err as Error;
+    }
+  }
+  throw last ?? new Error('redis-server did not start');
+}
+
+function startOnce(bin: string, dir: string, port: number): Promise<RedisServer> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--loglevel', 'notice', '--logfile', ''];
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const onData = (b: Buffer): void => {
+    output = (output + b.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  const kill = (): void => {
+    if (!exited && child.pid !== undefined) {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (exited) return resolve();
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+      }, 3000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      kill();
+    });
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      kill();
+      reject(new Error(`redis-server did not report ready within 10 s on port ${port}:\n${output}`));
+    }, 10_000);
+    const check = (): void => {
+      if (!/Ready to accept connections/.test(output)) return;
+      cleanup();
+      const version = /Redis version=([^\s,]+)/.exec(output)?.[1] ?? /v=([^\s,]+)/.exec(output)?.[1] ?? 'unknown';
+      resolve({ url: `redis://127.0.0.1:${port}`, port, version, pid: child.pid!, stop, kill, cpuMicros: () => procCpuMicros(child.pid!) });
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      cleanup();
+      reject(new Error(`redis-server exited (${signal ?? String(code)}) before it was ready on port ${port}:\n${output}`));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new Error(`could not run ${bin}: ${err.message}`));
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}

@@ -1,0 +1,214 @@
+/** The tables of `npm run bench:http`, and the writer of its section of docs/benchmarks.md. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { LoadResult, Login, Percentiles } from './load.js';
+import { STORE_LABELS, type StoreKind, type WorkerCounters } from './protocol.js';
+
+export const DOC_PATH = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+export const START_MARKER = '<!-- bench-http:start -->';
+export const END_MARKER = '<!-- bench-http:end -->';
+
+export interface Settings {
+  workers: number;
+  /** Logged-in sessions the connections share (1: all requests on one session). */
+  sessions: number;
+  /** Times every store was run (alternating order); each store's median round is reported. */
+  rounds: number;
+  connections: number;
+  pipelining: number;
+  warmup: number;
+  duration: number;
+  reads: number;
+  quick: boolean;
+}
+
+export interface Environment {
+  node: string;
+  cpu: string;
+  cpuCount: number;
+  os: string;
+  date: string;
+  loadAvg: number;
+  versions: Record<string, string>;
+  tmpDir: string;
+}
+
+export function environment(versions: Record<string, string>, tmpDir: string): Environment {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cpuCount: cpus.length,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    loadAvg: os.loadavg()[0],
+    versions,
+    tmpDir,
+  };
+}
+
+export interface StoreRun {
+  kind: StoreKind;
+  round: number;
+  /** What was run: versions, where the file or server was. */
+  detail: string;
+  error?: string;
+  login?: Login;
+  load?: LoadResult;
+  /** Counters of each worker over the measured phase. */
+  workers?: WorkerCounters[];
+  /** CPU time of this process (autocannon, plus the sessmap primary's IPC and sweeper) over the measured phase. */
+  primaryCpuMicros?: number;
+  /** CPU time of a server process outside the workers (redis-server) over the measured phase. */
+  serverCpuMicros?: number;
+}
+
+export interface Target {
+  name: string;
+  of: StoreKind;
+  vs: StoreKind;
+  min: number;
+}
+
+export const TARGETS: readonly Target[] = [
+  { name: 'sessmap vs connect-redis', of: 'sessmap', vs: 'connect-redis', min: 1.3 },
+  { name: 'sessmap vs MemoryStore', of: 'sessmap', vs: 'memory', min: 0.9 },
+];
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+const pair = (p: Percentiles): string => `${ms(p.p50)} / ${ms(p.p99)}`;
+
+/** Each store's median round by req/s (a failed round counts as the lowest); order of first appearance. */
+export function representatives(runs: readonly StoreRun[]): StoreRun[] {
+  const kinds = [...new Set(runs.map((r) => r.kind))];
+  return kinds.map((k) => {
+    const rs = runs.filter((r) => r.kind === k).sort((a, b) => (a.load?.reqPerSec ?? -1) - (b.load?.reqPerSec ?? -1));
+    return rs[Math.floor((rs.length - 1) / 2)];
+  });
+}
+
+export function targetLines(runs: readonly StoreRun[]): string[] {
+  const reps = representatives(runs);
+  const rounds = Math.max(...runs.map((r) => r.round));
+  const out: string[] = [];
+  for (const t of TARGETS) {
+    const a = reps.find((r) => r.kind === t.of)?.load;
+    const b = reps.find((r) => r.kind === t.vs)?.load;
+    if (!a || !b || !(b.reqPerSec > 0)) {
+      out.push(`- ${t.name}: n/a (target >= ${t.min}x; ${!reps.some((r) => r.kind === t.of) || !reps.some((r) => r.kind === t.vs) ? 'not run' : 'a run failed'})`);
+      continue;
+    }
+    const ratio = a.reqPerSec / b.reqPerSec;
+    let perRound = '';
+    if (rounds > 1) {
+      const rs: string[] = [];
+      for (let i = 1; i <= rounds; i++) {
+        const x = runs.find((r) => r.kind === t.of && r.round === i)?.load;
+        const y = runs.find((r) => r.kind === t.vs && r.round === i)?.load;
+        rs.push(x && y && y.reqPerSec > 0 ? `${(x.reqPerSec / y.reqPerSec).toFixed(2)}x` : 'n/a');
+      }
+      perRound = `; by round: ${rs.join(', ')}`;
+    }
+    out.push(`- ${t.name}: **${ratio.toFixed(2)}x** req/s (${int(a.reqPerSec)} / ${int(b.reqPerSec)}; target >= ${t.min}x${perRound}): **${ratio >= t.min ? 'PASS' : 'MISS'}**`);
+  }
+  return out;
+}
+
+function sumCalls(ws: readonly WorkerCounters[]): WorkerCounters['storeCalls'] {
+  const s = { get: 0, set: 0, touch: 0, destroy: 0 };
+  for (const w of ws) for (const k of Object.keys(s) as Array<keyof typeof s>) s[k] += w.storeCalls[k];
+  return s;
+}
+
+function served(w: WorkerCounters): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(w.responses)) if (k.startsWith('GET /read') || k.startsWith('POST /write')) n += v;
+  return n;
+}
+
+export function markdown(all: readonly StoreRun[], s: Settings, env: Environment): string {
+  const runs = representatives(all);
+  const lines: string[] = [];
+  lines.push(
+    `_Generated by \`npm run bench:http\`${s.quick ? ' --quick' : ''} on ${env.date}: Node ${env.node}, CPU ${env.cpu} (${env.cpuCount} logical CPUs), ${env.os}; load average ${env.loadAvg.toFixed(2)} at start._`,
+  );
+  lines.push('');
+  lines.push(
+    `Settings: ${s.workers} workers (node:cluster, round-robin), autocannon in the benchmark process on the same ${env.cpuCount} CPUs; ` +
+      `${s.connections} connections, pipelining ${s.pipelining}; per store ${s.warmup} s warm-up then ${s.duration} s measured, stores one after another` +
+      `${s.rounds > 1 ? ` in ${s.rounds} rounds (order reversed every other round; each row is the store's median round by req/s)` : ''}; ` +
+      `${s.sessions === 1 ? 'one logged-in session (one cookie) for every connection' : `${s.sessions} logged-in sessions, connection i on session i mod ${s.sessions}`}; ` +
+      `each connection cycles ${s.reads} GET /read + 1 POST /write (${((100 * s.reads) / (s.reads + 1)).toFixed(0)}/${(100 / (s.reads + 1)).toFixed(0)}). ` +
+      `Versions: ${Object.entries(env.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}.`,
+  );
+  lines.push('');
+  const perRound = s.rounds > 1;
+  lines.push(`| store | req/s | p50 ms | p99 ms | read p50 / p99 ms | write p50 / p99 ms | writes | errors | non-2xx |${perRound ? ' req/s by round |' : ''}`);
+  lines.push(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${perRound ? ' --- |' : ''}`);
+  const byRound = (k: StoreKind): string =>
+    perRound
+      ? ` ${all
+          .filter((r) => r.kind === k)
+          .sort((a, b) => a.round - b.round)
+          .map((r) => (r.load ? int(r.load.reqPerSec) : 'failed'))
+          .join(', ')} |`
+      : '';
+  for (const r of runs) {
+    const l = r.load;
+    if (!l) {
+      lines.push(`| ${STORE_LABELS[r.kind]} | failed: ${(r.error ?? 'unknown error').split('\n')[0].replace(/\|/g, '\\|').slice(0, 160)} | | | | | | | |${byRound(r.kind)}`);
+      continue;
+    }
+    const writes = l.responses ? `${((100 * l.writeCount) / l.responses).toFixed(1)}%` : 'n/a';
+    lines.push(
+      `| ${STORE_LABELS[r.kind]} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${pair(l.read)} | ${pair(l.write)} | ${writes} | ${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} |${byRound(r.kind)}`,
+    );
+  }
+  lines.push('');
+  lines.push(`What the workers saw in the measured phase${perRound ? ' of the same rounds' : ''} (counted in the workers; store calls are express-session's calls to the store):`);
+  lines.push('');
+  lines.push(
+    '| store | requests served | per worker | store.get / req | store.touch / req | store.set / req | worker CPU µs / req | redis-server CPU µs / req | worker event-loop busy | benchmark process CPU µs / req | worker errors |',
+  );
+  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const r of runs) {
+    if (!r.workers) continue;
+    const total = r.workers.reduce((n, w) => n + served(w), 0);
+    const c = sumCalls(r.workers);
+    const per = (n: number): string => (total ? (n / total).toFixed(2) : 'n/a');
+    const errs = r.workers.flatMap((w) => w.errors);
+    const cpu = r.workers.reduce((n, w) => n + w.cpuMicros, 0);
+    lines.push(
+      `| ${STORE_LABELS[r.kind]} | ${int(total)} | ${r.workers.map((w) => int(served(w))).join(' + ')} | ${per(c.get)} | ${per(c.touch)} | ${per(c.set)} | ` +
+        `${total ? int(cpu / total) : 'n/a'} | ${total && r.serverCpuMicros !== undefined ? int(r.serverCpuMicros / total) : '-'} | ${r.workers.map((w) => `${(100 * w.elu).toFixed(0)}%`).join(', ')} | ${total && r.primaryCpuMicros !== undefined ? int(r.primaryCpuMicros / total) : 'n/a'} | ` +
+        `${errs.length ? errs[0].replace(/\|/g, '\\|').slice(0, 120) : 'none'} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Stores:');
+  lines.push('');
+  for (const r of runs) lines.push(`- **${STORE_LABELS[r.kind]}**: ${r.detail}`);
+  lines.push('');
+  lines.push('Targets (req/s ratios, printed, not enforced):');
+  lines.push('');
+  lines.push(...targetLines(all));
+  return lines.join('\n');
+}
+
+/** Replaces what lies between this benchmark's markers (appended at the end of the file when missing). */
+export function writeDocSection(section: string, path = DOC_PATH): void {
+  const block = `${START_MARKER}\n${section.trim()}\n${END_MARKER}`;
+  if (!existsSync(path)) {
+    writeFileSync(path, `# Benchmarks\n\n${block}\n`);
+    return;
+  }
+  const text = readFileSync(path, 'utf8');
+  const a = text.indexOf(START_MARKER);
+  const b = text.indexOf(END_MARKER);
+  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + END_MARKER.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, next);
+}

@@ -1,0 +1,118 @@
+/**
+ * Timing. Throughput is the wall time of the whole timed loop. Latency is sampled: every
+ * `2^sampleShift`-th op (default every 8th) is timed on its own with `process.hrtime.bigint()`,
+ * so the timer pair (tens of ns) costs a few ns per op on average instead of dominating
+ * sub-microsecond ops. Percentiles come from the sorted samples and include one timer pair
+ * (`timerFloorNs`, reported alongside the figures).
+ *
+ * Each timed loop also records how much of its wall time the main thread was runnable but not
+ * running (Linux `/proc/self/task/<tid>/schedstat`): on a 2-core machine, another busy process
+ * shows up there, and the report flags the phases it touched.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface Timing {
+  /** Ops in the timed loop. */
+  n: number;
+  /** Wall time of the whole loop, ns. */
+  totalNs: number;
+  opsPerSec: number;
+  /** Median latency of the sampled ops, ns. */
+  p50Ns: number;
+  /** 99th percentile latency of the sampled ops, ns. */
+  p99Ns: number;
+  /** How many ops were timed individually. */
+  samples: number;
+  /** `process.hrtime.bigint()` at loop start and end, as decimal strings (cross-process comparable on Linux). */
+  startNs: string;
+  endNs: string;
+  /**
+   * Share of the loop's wall time the main thread spent runnable but waiting for a CPU (Linux
+   * schedstat): time another process took. Near 0 on a quiet machine; NaN where unavailable.
+   */
+  stolen: number;
+}
+
+const SCHEDSTAT = `/proc/self/task/${String(process.pid)}/schedstat`;
+
+/** Main thread's [ns on CPU, ns waiting on the run queue], or undefined without schedstat. */
+export function schedstat(): [number, number] | undefined {
+  try {
+    const [run, wait] = readFileSync(SCHEDSTAT, 'utf8').split(' ');
+    return [Number(run), Number(wait)];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run `op(i)` for i in [0, n) and time it (see the module comment for the method). */
+export function timeOps(n: number, op: (i: number) => void, sampleShift = 3): Timing {
+  const mask = (1 << sampleShift) - 1;
+  const lat = new Float64Array((n >>> sampleShift) + 1);
+  let s = 0;
+  const sched0 = schedstat();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    if ((i & mask) === 0) {
+      const a = process.hrtime.bigint();
+      op(i);
+      lat[s++] = Number(process.hrtime.bigint() - a);
+    } else {
+      op(i);
+    }
+  }
+  const t1 = process.hrtime.bigint();
+  const sched1 = schedstat();
+  const totalNs = Number(t1 - t0);
+  const sorted = lat.subarray(0, s).sort();
+  return {
+    n,
+    totalNs,
+    opsPerSec: (n * 1e9) / totalNs,
+    p50Ns: percentile(sorted, 0.5),
+    p99Ns: percentile(sorted, 0.99),
+    samples: s,
+    startNs: t0.toString(),
+    endNs: t1.toString(),
+    stolen: sched0 && sched1 ? (sched1[1] - sched0[1]) / totalNs : NaN,
+  };
+}
+
+/** Mean ns per op of `op(i)` over n calls, no per-op timing (for sub-microsecond codec work). */
+export function nsPerOp(n: number, op: (i: number) => void): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) op(i);
+  return Number(process.hrtime.bigint() - t0) / n;
+}
+
+/** Untimed iterations so the JIT has compiled the path before it is measured. */
+export function warm(n: number, op: (i: number) => void): void {
+  for (let i = 0; i < n; i++) op(i);
+}
+
+/** The value at quantile `q` of an ascending array (nearest rank). */
+export function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank];
+}
+
+/** Median cost of an empty `hrtime.bigint()` pair: the floor under every sampled latency. */
+export function timerFloorNs(): number {
+  const n = 20_000;
+  const lat = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = process.hrtime.bigint();
+    lat[i] = Number(process.hrtime.bigint() - a);
+  }
+  return percentile(lat.sort(), 0.5);
+}
+
+/** Collect garbage between phases when the process runs with --expose-gc (the bench children do). */
+export function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The performance targets of the brief, as ratio lines with PASS/MISS. They are goals to report
+ * against, not tests: a MISS does not fail the run.
+ */
+import { STOLEN_WARN, type Row } from './config.js';
+import { fmtOps, fmtRatio } from './format.js';
+
+export interface TargetLine {
+  text: string;
+  /** undefined when the figures it needs were not measured in this run. */
+  pass: boolean | undefined;
+}
+
+function find(rows: readonly Row[], scenario: string, store: string, phase: string): Row | undefined {
+  return rows.find((r) => r.scenario === scenario && r.store === store && r.phase === phase);
+}
+
+/** ' † other load took N% of a phase' when an input figure was disturbed. */
+function disturbed(...rows: Row[]): string {
+  const worst = Math.max(...rows.map((r) => (Number.isFinite(r.stolen) ? r.stolen : 0)));
+  return worst > STOLEN_WARN ? ` † other load took ${(worst * 100).toFixed(0)}% of a phase` : '';
+}
+
+function ratioLine(label: string, num: Row | undefined, den: Row | undefined, min: number): TargetLine {
+  if (!num || !den) return { text: `n/a   ${label} (target >= ${fmtRatio(min)}): not measured in this run`, pass: undefined };
+  const r = num.opsPerSec / den.opsPerSec;
+  const pass = r >= min;
+  return {
+    text: `${pass ? 'PASS' : 'MISS'}  ${label} = ${fmtRatio(r)} (${fmtOps(num.opsPerSec)} vs ${fmtOps(den.opsPerSec)} ops/s; target >= ${fmtRatio(min)})${disturbed(num, den)}`,
+    pass,
+  };
+}
+
+function infoLine(label: string, num: Row | undefined, den: Row | undefined): TargetLine[] {
+  if (!num || !den) return [];
+  return [{ text: `info  ${label} = ${fmtRatio(num.opsPerSec / den.opsPerSec)}${disturbed(num, den)}`, pass: undefined }];
+}
+
+export function targetLines(rows: readonly Row[]): TargetLine[] {
+  const s = (store: string, phase: string): Row | undefined => find(rows, 'session', store, phase);
+  const out: TargetLine[] = [
+    ratioLine('sessmap get / lru-cache get (same serializer)', s('sessmap', 'get'), s('lru-cache', 'get'), 0.9),
+    ratioLine('sessmap get / lmdb get (lmdb default encoding)', s('sessmap', 'get'), s('lmdb', 'get'), 1.2),
+    ...infoLine('sessmap get / lmdb-structs get', s('sessmap', 'get'), s('lmdb-structs', 'get')),
+    ratioLine('sessmap update / lmdb update (get + putSync)', s('sessmap', 'update'), s('lmdb', 'update'), 2.5),
+    ...infoLine('sessmap update / lmdb update (transactionSync)', s('sessmap', 'update'), s('lmdb', 'update (transactionSync)')),
+    ratioLine('sessmap mix2 (2 procs, sum) / mix (1 proc)', find(rows, 'mix2', 'sessmap', 'mix2 (2 procs)'), find(rows, 'mix2', 'sessmap', 'mix (1 proc)'), 1.7),
+    ...infoLine('sessmap mix2 (2 procs, sum) / session-scenario mix', find(rows, 'mix2', 'sessmap', 'mix2 (2 procs)'), s('sessmap', 'mix')),
+  ];
+  const raw = find(rows, 'raw', 'sessmap', 'get');
+  if (raw) {
+    const pass = raw.opsPerSec > 1_500_000;
+    out.push({ text: `${pass ? 'PASS' : 'MISS'}  sessmap raw get = ${fmtOps(raw.opsPerSec)} ops/s (target > 1,500,000)${disturbed(raw)}`, pass });
+  } else {
+    out.push({ text: 'n/a   sessmap raw get (target > 1,500,000 ops/s): not measured in this run', pass: undefined });
+  }
+  return out;
+}

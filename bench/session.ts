@@ -1,0 +1,179 @@
+/**
+ * Scenario `session`: the session workload in one process, phase by phase, per store:
+ * load (set every entry), get (random gets), update (read-modify-write of a counter), mix (95/5
+ * get/set). Each store runs in its own child process.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SEED, SET_RATIO, STOLEN_WARN, type Counts, type Row, type RunContext, type Scenario, type ScenarioResult } from './lib/config.js';
+import { runTask } from './lib/fork.js';
+import { fmtOps, fmtStolen, fmtUs, table } from './lib/format.js';
+import { collectGarbage, timeOps, timerFloorNs, warm, type Timing } from './lib/measure.js';
+import { openStore, STORE_NOTES, storeStats, txnUpdater, type StoreKind } from './lib/stores.js';
+import { bumpViews, makeWarmKeys, makeWorkload, type Session } from './lib/workload.js';
+
+const MODULE = fileURLToPath(import.meta.url);
+
+interface SessionArgs {
+  store: StoreKind;
+  path: string;
+  counts: Counts;
+}
+
+interface PhaseOut {
+  phase: string;
+  timing: Timing;
+  note?: string;
+}
+
+interface SessionOut {
+  phases: PhaseOut[];
+  timerFloorNs: number;
+  checks: string[];
+  stats?: unknown;
+}
+
+/** Child task: run all phases against one store. */
+export async function sessionTask(args: SessionArgs): Promise<SessionOut> {
+  const { counts } = args;
+  const streamLen = Math.max(counts.gets, counts.updates, counts.mix);
+  const w = makeWorkload(SEED, { entries: counts.entries, ops: streamLen, setRatio: SET_RATIO });
+  const { keys, sessions, altSessions, idx, kind } = w;
+  const store = await openStore<Session>({ kind: args.store, mode: 'json', path: args.path, how: 'create' });
+  const phases: PhaseOut[] = [];
+  const checks: string[] = [];
+  const floor = timerFloorNs();
+  const warmN = (n: number): number => Math.min(counts.warmup, n);
+
+  // load: warm up the set path on distinct keys, then set every entry once.
+  const warmKeys = makeWarmKeys(SEED, Math.min(5_000, counts.warmup));
+  warm(warmKeys.length, (i) => store.set(warmKeys[i], sessions[i % sessions.length]));
+  collectGarbage();
+  phases.push({ phase: 'load', timing: timeOps(counts.entries, (i) => store.set(keys[i], sessions[i])) });
+  if (JSON.stringify(store.get(keys[0])) !== JSON.stringify(sessions[0])) checks.push('load: get(keys[0]) differs from what was set');
+
+  // get
+  warm(warmN(counts.gets), (i) => store.get(keys[idx[i]]));
+  collectGarbage();
+  let misses = 0;
+  const getTiming = timeOps(counts.gets, (i) => {
+    if (store.get(keys[idx[i]]) === undefined) misses++;
+  });
+  phases.push({ phase: 'get', timing: getTiming, note: misses ? `${String(misses)} misses` : undefined });
+  if (misses) checks.push(`get: ${String(misses)} of ${String(counts.gets)} gets missed`);
+
+  // update: read-modify-write of `views`, on a different stretch of the index stream.
+  const off = streamLen >>> 1;
+  const at = (i: number): number => idx[(i + off) % streamLen];
+  const runUpdates = (phase: string, upd: (key: string, fn: (s: Session) => Session) => void): void => {
+    warm(warmN(counts.updates), (i) => upd(keys[idx[i]], bumpViews));
+    collectGarbage();
+    const probe = keys[at(0)];
+    let expected = 0;
+    for (let i = 0; i < counts.updates; i++) if (keys[at(i)] === probe) expected++;
+    const before = store.get(probe)?.views ?? NaN;
+    phases.push({ phase, timing: timeOps(counts.updates, (i) => upd(keys[at(i)], bumpViews)) });
+    const after = store.get(probe)?.views ?? NaN;
+    if (after !== before + expected) {
+      checks.push(`${phase}: views of a probe key went ${String(before)} -> ${String(after)}, expected +${String(expected)}`);
+    }
+  };
+  runUpdates('update', (k, fn) => store.update(k, fn));
+  const txn = txnUpdater(store);
+  if (txn) runUpdates('update (transactionSync)', txn);
+
+  // mix: 95% get, 5% set of a replacement value.
+  const mixOp = (i: number): void => {
+    const k = keys[idx[i]];
+    if (kind[i] === 1) store.set(k, altSessions[i & 1023]);
+    else store.get(k);
+  };
+  warm(warmN(counts.mix), mixOp);
+  collectGarbage();
+  phases.push({ phase: 'mix', timing: timeOps(counts.mix, mixOp) });
+
+  const stats = storeStats(store);
+  store.close();
+  return { phases, timerFloorNs: floor, checks, stats };
+}
+
+function storePath(ctx: RunContext, kind: StoreKind): string {
+  return join(ctx.dir, kind === 'sessmap' ? 'session.sessmap' : `session-${kind}`);
+}
+
+/** One line summarising sessmap's counters, tolerant of their exact shape. */
+function summariseStats(stats: unknown): string | undefined {
+  if (!stats || typeof stats !== 'object') return undefined;
+  const s = stats as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of ['entries', 'pageCount', 'pageSize', 'lockWaits', 'lockRecoveries', 'evictedLive']) {
+    if (typeof s[k] === 'number') parts.push(`${k} ${String(s[k])}`);
+  }
+  const rem = s.removals;
+  if (rem && typeof rem === 'object') {
+    const ev = (rem as Record<string, unknown>).evicted;
+    if (typeof ev === 'number') parts.push(`evicted ${String(ev)}`);
+  }
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+const PHASE_ORDER = ['load', 'get', 'update', 'update (transactionSync)', 'mix'];
+
+export const scenario: Scenario = {
+  name: 'session',
+  title: 'Session workload, one process',
+  async run(ctx: RunContext): Promise<ScenarioResult> {
+    const rows: Row[] = [];
+    const notes: string[] = [];
+    let floor = NaN;
+    for (const kind of ctx.stores) {
+      ctx.log(`session: ${kind}`);
+      try {
+        const out = await runTask<SessionOut>(
+          { module: MODULE, task: 'sessionTask', args: { store: kind, path: storePath(ctx, kind), counts: ctx.counts } },
+          ctx.taskTimeoutMs,
+        );
+        floor = out.timerFloorNs;
+        for (const p of out.phases) {
+          rows.push({
+            scenario: 'session',
+            store: kind,
+            phase: p.phase,
+            ops: p.timing.n,
+            opsPerSec: p.timing.opsPerSec,
+            p50Ns: p.timing.p50Ns,
+            p99Ns: p.timing.p99Ns,
+            stolen: p.timing.stolen,
+            note: p.note,
+          });
+        }
+        for (const c of out.checks) notes.push(`- **check failed** (${kind}) ${c}`);
+        const st = summariseStats(out.stats);
+        if (st) notes.push(`- sessmap stats after the run: ${st}`);
+      } catch (err) {
+        ctx.log(`session: ${kind} failed: ${(err as Error).message}`);
+        notes.push(`- **${kind} failed**: ${(err as Error).message}`);
+      }
+    }
+    rows.sort(
+      (a, b) =>
+        PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) ||
+        ctx.stores.indexOf(a.store as StoreKind) - ctx.stores.indexOf(b.store as StoreKind),
+    );
+    const c = ctx.counts;
+    const md = [
+      `Phases: load ${fmtOps(c.entries)} sets; get ${fmtOps(c.gets)} random gets; update ${fmtOps(c.updates)} read-modify-writes; mix ${fmtOps(c.mix)} ops (95% get / 5% set).`,
+      '',
+      table(
+        ['phase', 'store', 'ops/s', 'p50 µs', 'p99 µs', 'stolen', 'notes'],
+        rows.map((r) => [r.phase, r.store, fmtOps(r.opsPerSec), fmtUs(r.p50Ns), fmtUs(r.p99Ns), fmtStolen(r.stolen, STOLEN_WARN), r.note ?? '']),
+        'llrrrrl',
+      ),
+      '',
+      ...ctx.stores.map((k) => `- ${k}: ${STORE_NOTES[k]}`),
+      ...(Number.isFinite(floor) ? [`- timer floor (an empty hrtime.bigint() pair, included in every latency): ${floor.toFixed(0)} ns`] : []),
+      ...notes,
+    ].join('\n');
+    return { rows, markdown: md };
+  },
+};
