@@ -48,10 +48,16 @@ export function findRedisServer(): string | undefined {
   return undefined;
 }
 
-export const REDIS_MISSING =
-  'redis-server not found (looked at $REDIS_SERVER, $PATH, /usr/bin, /usr/local/bin, /usr/sbin). ' +
-  'Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_SERVER=/path/to/redis-server, ' +
-  'or leave connect-redis out with --stores=sessmap,memory.';
+/** Why no redis-server was found, and what to do. */
+export function redisMissingMessage(): string {
+  const where = process.env.REDIS_SERVER
+    ? `REDIS_SERVER=${process.env.REDIS_SERVER} is not an executable file`
+    : 'redis-server not found (looked on $PATH and in /usr/bin, /usr/local/bin, /usr/sbin)';
+  return (
+    `${where}. The connect-redis run starts its own redis-server: install it (Debian/Ubuntu: sudo apt-get install redis-server), ` +
+    'or set REDIS_SERVER=/path/to/redis-server, or leave connect-redis out with --stores=sessmap,memory.'
+  );
+}
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {

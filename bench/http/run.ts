@@ -11,7 +11,7 @@
  *                      store's median round: for a machine with other load (default 1)
  *   --workers=N        HTTP workers (default 2)
  *   --sessions=N       N logged-in sessions, connection i using session i mod N (default 1: every
- *                      request on one session, as the brief asks; more spreads them over pages)
+ *                      request on one session, one busy user; more spreads them over pages)
  *                      Any --workers or --sessions but the default does not write the docs.
  *   --write            write docs/benchmarks.md even for a quick or partial run
  *   --no-write         do not write docs/benchmarks.md
@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { setupPrimary as setupSessmapPrimary, type PrimaryHandle } from '../../src/index.js';
 import { login, request, runLoad } from './load.js';
 import { environment, markdown, targetLines, writeDocSection, DOC_PATH, type Settings, type StoreRun } from './report.js';
-import { findRedisServer, REDIS_MISSING, startRedis, type RedisServer } from './redis.js';
+import { findRedisServer, redisMissingMessage, startRedis, type RedisServer } from './redis.js';
 import {
   ENV_PROF_DIR,
   ENV_REDIS_URL,
@@ -233,8 +233,8 @@ interface Backend {
   stop(): Promise<void>;
 }
 
-/** What is stopped on SIGINT or a crash: the current workers and backend. */
-const live: { workers: Worker[]; backend: Backend | undefined; redis: RedisServer | undefined } = { workers: [], backend: undefined, redis: undefined };
+/** What is stopped on SIGINT or exit: the current workers and redis-server. */
+const live: { workers: Worker[]; redis: RedisServer | undefined } = { workers: [], redis: undefined };
 
 async function startBackend(kind: StoreKind, dir: string, dirKind: string, redisBin: string | undefined): Promise<Backend> {
   switch (kind) {
@@ -256,7 +256,7 @@ async function startBackend(kind: StoreKind, dir: string, dirKind: string, redis
       };
     }
     case 'connect-redis': {
-      if (!redisBin) throw new Error(REDIS_MISSING);
+      if (!redisBin) throw new Error(redisMissingMessage());
       const redis = await startRedis(redisBin, dir);
       live.redis = redis;
       log(`redis-server ${redis.version} (pid ${redis.pid}) on 127.0.0.1:${redis.port}`);
@@ -286,7 +286,6 @@ async function runStore(kind: StoreKind, round: number, s: Settings, dir: string
   let workers: Worker[] = [];
   try {
     backend = await startBackend(kind, dir, dirKind, redisBin);
-    live.backend = backend;
     run.detail = backend.detail;
     const prof = profileDir();
     const started = await startWorkers(s.workers, { ...backend.env, [ENV_STORE]: kind, [ENV_SECRET]: secret, ...(prof ? { [ENV_PROF_DIR]: prof } : {}) });
@@ -328,7 +327,6 @@ async function runStore(kind: StoreKind, round: number, s: Settings, dir: string
     await stopWorkers(workers);
     live.workers = [];
     if (backend) await backend.stop().catch((err: unknown) => log(`${STORE_LABELS[kind]}: stopping failed: ${String(err)}`));
-    live.backend = undefined;
   }
   return run;
 }
@@ -344,7 +342,7 @@ async function main(): Promise<number> {
   // Fail early, before any load is run, when the redis-server the run needs is missing.
   const redisBin = stores.includes('connect-redis') ? findRedisServer() : undefined;
   if (stores.includes('connect-redis') && !redisBin) {
-    console.error(`bench:http: ${REDIS_MISSING}`);
+    console.error(`bench:http: ${redisMissingMessage()}`);
     return 2;
   }
 
@@ -396,7 +394,7 @@ async function main(): Promise<number> {
   if (write) {
     writeDocSection(md, DOC_PATH);
     log(`wrote ${DOC_PATH} (between the bench-http markers)`);
-  } else log(`docs not written (${args.quick ? '--quick' : 'partial run'}; --write to force)`);
+  } else log(`docs not written (${args.write === false ? '--no-write' : args.quick ? '--quick' : 'not the default settings'}; --write to force)`);
   for (const line of targetLines(runs)) log(line.replace(/\*\*/g, ''));
   log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   return runs.some((r) => r.error !== undefined) ? 1 : 0;

@@ -143,8 +143,8 @@ async function main(): Promise<void> {
       cookie: { maxAge: 30 * 60_000, httpOnly: true, sameSite: 'lax' },
       // MemoryStore keeps sessions per worker. So that one cookie is valid on both workers, the
       // primary logs in once on each with the same id (sent in a header). Other stores share
-      // their sessions and use express-session's own ids.
-      genid: kind === 'memory' ? (req) => (SID_SHAPE.test(String(req.headers[SID_HEADER] ?? '')) ? String(req.headers[SID_HEADER]) : generateId()) : generateId,
+      // their sessions and keep express-session's own genid.
+      genid: kind === 'memory' ? (req) => (SID_SHAPE.test(String(req.headers[SID_HEADER] ?? '')) ? String(req.headers[SID_HEADER]) : generateId()) : undefined,
     }),
   );
   app.use((req, res, next) => {

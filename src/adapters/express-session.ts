@@ -14,7 +14,7 @@ import type * as TE from 'typed-emitter';
 
 type TypedEmitter<E extends TE.EventMap> = TE.default<E>;
 import { isValidSessionId } from './ids.js';
-import { plain, resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
+import { resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
 import type { SessionData as StoreData, SessionStore } from './types.js';
 
 type Callback<T = void> = (err?: unknown, result?: T) => void;
@@ -54,14 +54,15 @@ export class SessmapStore extends TypedStore {
     if (!isValidSessionId(sid)) return void process.nextTick(cb, null, null);
     this.#run(async (s) => {
       const r = await s.getSession(sid);
-      return r === undefined ? null : (plain(r.data) as unknown as session.SessionData);
+      // Decoded from the store on every get: already a fresh object, owned by the caller.
+      return r === undefined ? null : (r.data as unknown as session.SessionData);
     }, cb);
   };
 
   override set = (sid: string, sess: session.SessionData, cb?: Callback): void => {
     this.#run(async (s) => {
-      const data = plain(sess);
-      await s.setSession(sid, data, { ttl: ttlFromCookie(data.cookie, this.#defaultTtl) });
+      // Serialized by the store (Cookie's toJSON included); no copy needed here.
+      await s.setSession(sid, sess as unknown as StoreData, { ttl: ttlFromCookie(sess.cookie, this.#defaultTtl) });
     }, cb);
   };
 
@@ -74,7 +75,7 @@ export class SessmapStore extends TypedStore {
 
   override touch = (sid: string, sess: session.SessionData, cb?: Callback): void => {
     this.#run(async (s) => {
-      await s.touchSession(sid, { ttl: ttlFromCookie(plain(sess).cookie, this.#defaultTtl) });
+      await s.touchSession(sid, { ttl: ttlFromCookie(sess.cookie, this.#defaultTtl) });
     }, cb);
   };
 

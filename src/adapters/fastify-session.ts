@@ -9,7 +9,7 @@
  * set on every request, so set derives the TTL from the cookie each time.
  */
 import { isValidSessionId } from './ids.js';
-import { plain, resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
+import { resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
 import type { SessionStore } from './types.js';
 
 type Callback<T = void> = (err?: unknown, result?: T) => void;
@@ -33,13 +33,14 @@ export class SessmapFastifyStore {
     if (!isValidSessionId(sessionId)) return void process.nextTick(callback, null, null);
     this.#run(async (s) => {
       const r = await s.getSession(sessionId);
-      return r === undefined ? null : plain(r.data);
+      return r === undefined ? null : r.data;
     }, callback);
   }
 
   set(sessionId: string, session: unknown, callback: Callback): void {
     this.#run(async (s) => {
-      const data = plain(session);
+      // The Session instance serializes to its data (symbols and getters drop out) in the store.
+      const data = session as Record<string, unknown>;
       await s.setSession(sessionId, data, { ttl: ttlFromCookie(data.cookie, this.#defaultTtl) });
     }, callback);
   }

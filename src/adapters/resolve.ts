@@ -35,8 +35,3 @@ export function ttlFromCookie(cookie: unknown, fallback: number | undefined): nu
   }
   return fallback;
 }
-
-/** A plain JSON copy: drops class prototypes, symbols and functions the way a network store would. */
-export function plain<T>(value: T): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
-}

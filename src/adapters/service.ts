@@ -30,11 +30,19 @@ export function defaultUserIdOf(data: unknown): string | undefined {
   return typeof u === 'string' ? u : typeof u === 'number' || typeof u === 'bigint' ? String(u) : undefined;
 }
 
+/** Sessions whose absolute deadline and hashed id this process remembers. */
+const MEMO_MAX = 10_000;
+
 export class SessionService<D = SessionData> implements SessionStore<D> {
   readonly events: SessionEventEmitter;
   readonly #backend: SessionBackend;
   readonly #o: ServiceOptions;
   readonly #emit: Emit;
+  /**
+   * Per id: the absolute deadline (fixed for the life of a session id) and the hashed id. Lets a
+   * touch with a TTL move the deadline without reading and decoding the session first.
+   */
+  readonly #memo = new Map<string, { a: number; sid: string | undefined }>();
 
   constructor(backend: SessionBackend, events: SessionEventEmitter, emit: Emit, options: ServiceOptions) {
     this.#backend = backend;
@@ -44,7 +52,16 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   hashId(id: string): string {
+    const m = this.#memo.get(id);
+    if (m !== undefined) return (m.sid ??= this.#backend.digest(`sid:${id}`));
     return this.#backend.digest(`sid:${id}`);
+  }
+
+  #remember(id: string, a: number): void {
+    const m = this.#memo.get(id);
+    if (m !== undefined && m.a === a) return;
+    if (this.#memo.size >= MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value as string);
+    this.#memo.set(id, { a, sid: m?.sid });
   }
 
   /** What every event about a session carries: hashed ids, and the raw id only on opt-in. */
@@ -75,6 +92,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     if (e === undefined) return undefined;
     const now = this.#o.clock();
     if (e.session.a !== 0 && e.session.a <= now) return undefined;
+    this.#remember(id, e.session.a);
     return this.#record(id, e.session, now, e.expiresAt);
   }
 
@@ -109,6 +127,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
       return next;
     });
     const s = next!;
+    this.#remember(id, s.a);
     await this.#reindex(id, before?.u, s.u);
     if (before === undefined) this.#emit('created', this.ref(id, s.u));
     else this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
@@ -117,8 +136,16 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
 
   async touchSession(id: string, options: { ttl?: number } = {}): Promise<boolean> {
     checkSessionId(id);
+    const m = this.#memo.get(id);
+    if (options.ttl !== undefined && m !== undefined) {
+      // The absolute deadline of an id never changes: no need to read the session to cap the touch.
+      const now = this.#o.clock();
+      const until = expiryOf({ d: undefined, c: 0, a: m.a, i: this.#ttl(options.ttl), v: 0 }, now);
+      return until > now && this.#backend.extend(id, until);
+    }
     const s = (await this.#backend.read(id))?.session;
     if (s === undefined) return false;
+    this.#remember(id, s.a);
     const idle = options.ttl === undefined ? s.i : this.#ttl(options.ttl);
     const now = this.#o.clock();
     const until = expiryOf({ ...s, i: idle }, now);
@@ -132,6 +159,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   async #destroy(id: string, reason: 'destroyed' | 'regenerated' | 'logout-everywhere'): Promise<boolean> {
+    this.#memo.delete(id);
     const { before } = await this.#backend.modify(id, this.#o.clock(), (cur) => (cur === undefined ? KEEP : undefined));
     if (before === undefined) return false;
     if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
@@ -156,11 +184,13 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     });
     if (before === undefined) return undefined;
     if (next === undefined) {
+      this.#memo.delete(id);
       if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
       this.#emit('destroyed', { ...this.ref(id, before.u), reason: 'destroyed' });
       return undefined;
     }
     const s: StoredSession = next;
+    this.#remember(id, s.a);
     await this.#reindex(id, before.u, s.u);
     this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
     return this.#record(id, s, now, expiresAt);
@@ -169,11 +199,13 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   async regenerateSession(id: string): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
     const now = this.#o.clock();
+    this.#memo.delete(id);
     const { before } = await this.#backend.modify(id, now, (cur) => (cur === undefined ? KEEP : undefined));
     if (before === undefined) return undefined;
     const fresh = newSessionId();
     const moved: StoredSession = { ...before, v: before.v + 1 };
     const { expiresAt } = await this.#backend.modify(fresh, now, () => moved);
+    this.#remember(fresh, moved.a);
     if (before.u !== undefined) {
       await this.#backend.indexAdd(before.u, fresh);
       await this.#backend.indexRemove(before.u, id);
@@ -222,10 +254,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   async #reindex(id: string, from: string | undefined, to: string | undefined): Promise<void> {
-    if (from === to) {
-      if (to !== undefined) await this.#backend.indexAdd(to, id);
-      return;
-    }
+    if (from === to) return;
     if (from !== undefined) await this.#backend.indexRemove(from, id);
     if (to !== undefined) await this.#backend.indexAdd(to, id);
   }

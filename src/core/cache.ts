@@ -728,7 +728,7 @@ export class SharedCache<V = unknown> {
     const i32 = s.i32;
     const start = performance.now();
     let nextCheck = start + 1;
-    let pause = 0.02;
+    let pause = 0.005;
     for (;;) {
       for (let spin = 0; spin < 64; spin++) {
         if (Atomics.load(i32, idx) === 0 && Atomics.compareExchange(i32, idx, 0, OWNER_ID) === 0) {
@@ -749,8 +749,10 @@ export class SharedCache<V = unknown> {
       if (now - start >= this.#lockTimeout) {
         throw sessmapError('SESSMAP_ERR_LOCK_TIMEOUT', `page ${p} of ${this.path} stayed locked for ${this.#lockTimeout} ms by live process ${ownerPid(owner)}`, { page: p, owner, pid: ownerPid(owner), lockTimeout: this.#lockTimeout });
       }
+      // Holders keep a lock for microseconds: wake often at first; back off to 1 ms only for a
+      // holder that is stuck (or dead, until the liveness check finds out).
       sleep(pause);
-      pause = Math.min(pause * 2, 1);
+      pause = Math.min(pause * 2, now - start < 50 ? 0.05 : 1);
     }
   }
 
