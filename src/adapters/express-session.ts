@@ -14,7 +14,7 @@ import type * as TE from 'typed-emitter';
 
 type TypedEmitter<E extends TE.EventMap> = TE.default<E>;
 import { isValidSessionId } from './ids.js';
-import { resolveStore, ttlFromCookie, type AdapterOptions } from './resolve.js';
+import { resolveStore, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
 import type { SessionData as StoreData, SessionStore } from './types.js';
 
 type Callback<T = void> = (err?: unknown, result?: T) => void;
@@ -36,7 +36,7 @@ export class SessmapStore extends TypedStore {
 
   constructor(options: AdapterOptions = {}) {
     super();
-    this.#defaultTtl = options.defaultTtl ?? options.idleTimeout;
+    this.#defaultTtl = validateAdapterOptions(options);
     this.ready = resolveStore(options);
     this.ready.then(
       (s) => {

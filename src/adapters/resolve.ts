@@ -3,6 +3,8 @@
  * of a primary that ran setupPrimary), else a file of its own (a single process, worker_threads,
  * or unrelated processes sharing `path`).
  */
+import { sessmapError } from '../errors.js';
+import { validateTimeout } from '../core/options.js';
 import { attachWorker } from '../cluster/worker.js';
 import { openSessionStore } from '../cluster/standalone.js';
 import { CONFIG_ENV, type SessionServiceOptions } from '../cluster/options.js';
@@ -13,6 +15,14 @@ export interface AdapterOptions extends SessionServiceOptions {
   store?: SessionStore | Promise<SessionStore>;
   /** TTL in ms for sessions whose cookie has no expiry (browser-session cookies). @default idleTimeout */
   defaultTtl?: number;
+}
+
+/** Checks the adapter's own options (the rest are checked by the service); returns defaultTtl or idleTimeout. */
+export function validateAdapterOptions(o: AdapterOptions): number | undefined {
+  if (o === null || typeof o !== 'object') throw sessmapError('SESSMAP_ERR_INVALID_OPTION', 'adapter options must be an object', { option: 'options' });
+  const ttl = o.defaultTtl ?? o.idleTimeout;
+  if (ttl !== undefined) validateTimeout(o.defaultTtl !== undefined ? 'defaultTtl' : 'idleTimeout', ttl);
+  return ttl;
 }
 
 export function resolveStore(o: AdapterOptions): Promise<SessionStore> {

@@ -1,0 +1,232 @@
+/**
+ * The end-to-end harness of the adapter tests: a real app cluster (test/fixtures/adapter-primary.ts
+ * forking two adapter-worker.ts running the framework's app) reached over real HTTP on a loopback
+ * port, and driven over IPC for what HTTP does not show (which workers listen, their calls on the
+ * SessionStore, the primary's events, killing a worker).
+ *
+ * These files run one at a time, and never beside a test/cluster file: they take the same
+ * machine-wide slot as test/cluster/harness.ts (an abstract Unix socket of the same name), so at
+ * most one cluster (a primary and two or three workers) runs at any moment on the two cores.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { Child } from '../helpers/child.js';
+import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
+import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapter-wire.js';
+import { CookieJar, request, type Reply } from './http.js';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface StartOptions {
+  /** setupPrimary options; `path` defaults to a file in the suite's tmp dir. */
+  setup?: Record<string, unknown>;
+  app?: Partial<AppConfig>;
+  /** Fork a replacement when a worker dies. @default false */
+  respawn?: boolean;
+}
+
+/** A running app cluster. */
+export class AppCluster {
+  readonly framework: Framework;
+  readonly child: Child;
+  port = 0;
+  path = '';
+  /** Every worker pid ever seen, for clean-up. */
+  readonly seenPids = new Set<number>();
+  #nextId = 1;
+
+  constructor(framework: Framework, config: { setup: Record<string, unknown>; app: AppConfig; respawn: boolean }) {
+    this.framework = framework;
+    this.child = new Child('adapter-primary.ts', { args: [encodeArg({ framework, workers: 2, ...config })] });
+  }
+
+  async ready(): Promise<this> {
+    const m = await this.child.nextMessage<{ ok: boolean; port: number; path: string; pids: number[]; error?: string }>((x) => x?.type === 'ready', 90_000);
+    if (!m.ok) expect.fail(`the ${this.framework} app cluster did not start: ${m.error}\n${this.child.stderr}`);
+    this.port = m.port;
+    this.path = m.path;
+    for (const p of m.pids) this.seenPids.add(p);
+    return this;
+  }
+
+  async cmd<T = unknown>(body: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
+    const id = this.#nextId++;
+    this.child.send({ ...body, id });
+    const r = await this.child.nextMessage<{ id: number; ok: boolean; value: T; error?: string }>((m) => m?.id === id, timeoutMs);
+    if (!r.ok) expect.fail(`${String(body.cmd)} failed in the ${this.framework} primary: ${r.error}`);
+    return r.value;
+  }
+
+  request(jar: CookieJar, method: 'GET' | 'POST', path: string, options?: { keep?: boolean }): Promise<Reply> {
+    return request(this.port, jar, method, path, options);
+  }
+
+  async workers(): Promise<number[]> {
+    const pids = await this.cmd<number[]>({ cmd: 'workers' });
+    for (const p of pids) this.seenPids.add(p);
+    return pids;
+  }
+
+  /** Waits until `count` workers listen, none of them one of `exclude`. */
+  async waitWorkers(count: number, exclude: number[] = []): Promise<number[]> {
+    const pids = await this.cmd<number[]>({ cmd: 'waitWorkers', count, exclude }, 90_000);
+    for (const p of pids) this.seenPids.add(p);
+    return pids;
+  }
+
+  kill9(pid: number): Promise<{ code: number | null; signal: string | null }> {
+    return this.cmd({ cmd: 'kill9', pid });
+  }
+
+  /** The SessionStore calls of every listening worker, summed by method. */
+  async calls(): Promise<CallCounts> {
+    const per = await this.cmd<Array<{ pid: number; calls: CallCounts }>>({ cmd: 'calls' });
+    const sum: CallCounts = {};
+    for (const { calls } of per) for (const [k, v] of Object.entries(calls)) sum[k] = (sum[k] ?? 0) + v;
+    return sum;
+  }
+
+  waitSlow(): Promise<number> {
+    return this.cmd<number>({ cmd: 'waitSlow' });
+  }
+
+  countSessions(): Promise<number> {
+    return this.cmd<number>({ cmd: 'count' });
+  }
+
+  /** getSession(id) in the primary (null when absent). */
+  session(sessionId: string): Promise<{ id: string; data: Record<string, unknown>; expiresAt: number; absoluteExpiresAt: number; version: number } | null> {
+    return this.cmd({ cmd: 'session', sessionId });
+  }
+
+  /** The keyed hash events carry for `sessionId`. */
+  hashId(sessionId: string): Promise<string> {
+    return this.cmd({ cmd: 'hashId', sessionId });
+  }
+
+  events(): Promise<Array<{ name: string; payload: any }>> {
+    return this.cmd({ cmd: 'events' });
+  }
+
+  /** Ends the app: `crash` kills every process with SIGKILL, else the primary closes its handle. */
+  async stop(options: { crash?: boolean } = {}): Promise<void> {
+    if (this.child.exit !== undefined) return;
+    await this.cmd({ cmd: 'stop', crash: options.crash === true }, 30_000);
+    await this.child.waitExit(15_000);
+  }
+
+  /** Never throws: whatever is left is killed. */
+  async shutdown(): Promise<void> {
+    if (this.child.exit === undefined) {
+      try {
+        await this.stop();
+      } catch {
+        // killed below
+      }
+    }
+    if (this.child.exit === undefined) await this.child.kill9();
+    // Workers of a primary that died exit by themselves; any left over is killed, by pid, once
+    // it is certain the pid is still one of this app's workers.
+    for (const pid of this.seenPids) killIfAdapterWorker(pid);
+  }
+}
+
+/** SIGKILL to `pid` if it is (still) an adapter-worker.ts process: a pid can be reused once its process is gone. */
+function killIfAdapterWorker(pid: number): void {
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('adapter-worker.ts')) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+/** Polls the primary's events until `done` holds (a bounded wait, proved by completion). */
+export async function waitForEvent(app: AppCluster, what: string, done: (e: { name: string; payload: any }) => boolean, timeoutMs = 15_000): Promise<{ name: string; payload: any }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await app.events()).find(done);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) expect.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Replies whose pids cover `pids`. */
+export function pidsOf(replies: Reply[]): Set<number> {
+  return new Set(replies.map((r) => r.body.pid));
+}
+
+// ------------------------------------------------------------------ one cluster at a time
+
+/** The name test/cluster/harness.ts uses, so adapter and cluster test files exclude each other. */
+const SLOT_NAME = '\0sessmap-cluster-tests';
+
+async function acquireSlot(): Promise<net.Server> {
+  for (;;) {
+    const server = net.createServer();
+    const got = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(SLOT_NAME, () => resolve(true));
+    });
+    if (got) {
+      server.unref();
+      return server;
+    }
+    server.close();
+    await sleep(100);
+  }
+}
+
+export interface AppSuite {
+  /** A fresh file path in the suite's tmp dir. */
+  freshPath(): string;
+  /** Starts an app cluster of `framework` (its file: a fresh path unless setup.path is given). */
+  start(framework: Framework, options?: StartOptions): Promise<AppCluster>;
+  /** Shuts down every cluster this suite started (also done after all tests). */
+  shutdownAll(): Promise<void>;
+}
+
+/**
+ * Call once per end-to-end test file, at the top level: the machine-wide slot, a tmp dir for
+ * the file's clusters, and their clean-up. `perTest`: also shut clusters down after each test.
+ */
+export function useAppSuite(options: { perTest?: boolean } = {}): AppSuite {
+  let slot: net.Server | undefined;
+  let dir: string | undefined;
+  let files = 0;
+  const started: AppCluster[] = [];
+  beforeAll(async () => {
+    slot = await acquireSlot();
+    dir = makeTmpDir();
+  }, 300_000);
+  const shutdownAll = async (): Promise<void> => {
+    await Promise.all(started.splice(0).map((c) => c.shutdown()));
+  };
+  if (options.perTest) afterEach(shutdownAll, 60_000);
+  afterAll(async () => {
+    await shutdownAll();
+    if (dir !== undefined) removeTmpDir(dir);
+    await new Promise<void>((r) => (slot ? slot.close(() => r()) : r()));
+  }, 60_000);
+  const freshPath = (): string => {
+    if (dir === undefined) throw new Error('useAppSuite: no tmp dir yet (call start from a hook or a test)');
+    return `${dir}/sessions-${++files}.smap`;
+  };
+  return {
+    freshPath,
+    async start(framework, o = {}) {
+      const c = new AppCluster(framework, {
+        setup: { path: freshPath(), ...o.setup },
+        app: { cookieMaxAge: 30 * 60_000, ...o.app },
+        respawn: o.respawn ?? false,
+      });
+      started.push(c);
+      return c.ready();
+    },
+    shutdownAll,
+  };
+}
+
+export { CookieJar };
