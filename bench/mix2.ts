@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SEED, SET_RATIO, STOLEN_WARN, type Counts, type Row, type RunContext, type Scenario, type ScenarioResult } from './lib/config.js';
 import { runGroup, runTask, type TaskSpec } from './lib/fork.js';
 import { fmtOps, fmtRatio, fmtStolen, fmtUs, table } from './lib/format.js';
-import { collectGarbage, timeOps, warm, type Timing } from './lib/measure.js';
+import { collectGarbage, RETRY_STOLEN, retryUntil, timeOps, warm, type Timing } from './lib/measure.js';
 import type { TaskContext } from './lib/protocol.js';
 import { isShared, openStore, type StoreKind } from './lib/stores.js';
 import { makeWorkload, type Session } from './lib/workload.js';
@@ -76,8 +76,19 @@ async function measure(ctx: RunContext, kind: StoreKind): Promise<Mix2Result> {
   if (isShared(kind)) {
     await runTask({ module: MODULE, task: 'prepareTask', args: { store: kind, path, counts: ctx.counts, stream: 0 } }, ctx.taskTimeoutMs);
   }
-  const [single] = await runGroup<Timing>([spec(0)], ctx.taskTimeoutMs);
-  const pair = await runGroup<Timing>([spec(0), spec(1)], ctx.taskTimeoutMs);
+  // Each run is repeated (three runs at most) while other processes took more than RETRY_STOLEN of
+  // a child's time; the least disturbed run is kept.
+  let single = (await runGroup<Timing>([spec(0)], ctx.taskTimeoutMs))[0];
+  for (let n = 1; n < 3 && single.stolen > RETRY_STOLEN && Date.now() < retryUntil(); n++) {
+    const again = (await runGroup<Timing>([spec(0)], ctx.taskTimeoutMs))[0];
+    if (again.stolen < single.stolen) single = again;
+  }
+  const worst = (ts: Timing[]): number => Math.max(...ts.map((t) => (Number.isFinite(t.stolen) ? t.stolen : 0)));
+  let pair = await runGroup<Timing>([spec(0), spec(1)], ctx.taskTimeoutMs);
+  for (let n = 1; n < 3 && worst(pair) > RETRY_STOLEN && Date.now() < retryUntil(); n++) {
+    const again = await runGroup<Timing>([spec(0), spec(1)], ctx.taskTimeoutMs);
+    if (worst(again) < worst(pair)) pair = again;
+  }
   const starts = pair.map((t) => BigInt(t.startNs));
   const ends = pair.map((t) => BigInt(t.endNs));
   const minStart = starts[0] < starts[1] ? starts[0] : starts[1];

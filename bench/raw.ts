@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SEED, SET_RATIO, STOLEN_WARN, type Counts, type Row, type RunContext, type Scenario, type ScenarioResult } from './lib/config.js';
 import { runTask } from './lib/fork.js';
 import { fmtOps, fmtStolen, fmtUs, table } from './lib/format.js';
-import { collectGarbage, timeOps, warm, type Timing } from './lib/measure.js';
+import { collectGarbage, timeQuiet, warm, type Timing } from './lib/measure.js';
 import { mulberry32, randBytes } from './lib/prng.js';
 import { openStore, type StoreKind } from './lib/stores.js';
 import { makeWorkload } from './lib/workload.js';
@@ -18,14 +18,14 @@ const VALUE_BYTES = 400;
 const RAW_STORES: readonly StoreKind[] = ['sessmap', 'lru-cache', 'lmdb'];
 
 interface RawOut {
-  get: Timing;
+  get: Timing & { attempts: number };
   check: string | undefined;
 }
 
-/** Child task: load 400-byte Buffers, then time random gets. */
-export async function rawTask(args: { store: StoreKind; path: string; counts: Counts }): Promise<RawOut> {
+/** Child task: load 400-byte Buffers (`entries` of them, default the workload's), then time random gets. */
+export async function rawTask(args: { store: StoreKind; path: string; counts: Counts; entries?: number }): Promise<RawOut> {
   const { counts } = args;
-  const { keys, idx } = makeWorkload(SEED, { entries: counts.entries, ops: counts.rawGets, setRatio: SET_RATIO });
+  const { keys, idx } = makeWorkload(SEED, { entries: args.entries ?? counts.entries, ops: counts.rawGets, setRatio: SET_RATIO });
   const rng = mulberry32(SEED + 1);
   const values = keys.map(() => randBytes(rng, VALUE_BYTES));
   const store = await openStore<Buffer>({ kind: args.store, mode: 'raw', path: args.path, how: 'create' });
@@ -34,7 +34,7 @@ export async function rawTask(args: { store: StoreKind; path: string; counts: Co
   const check = got && Buffer.compare(got, values[0]) === 0 ? undefined : 'get(keys[0]) differs from what was set';
   warm(Math.min(counts.warmup * 5, counts.rawGets), (i) => store.get(keys[idx[i]]));
   collectGarbage();
-  const get = timeOps(counts.rawGets, (i) => store.get(keys[idx[i]]), 4);
+  const get = timeQuiet(counts.rawGets, (i) => store.get(keys[idx[i]]), 4);
   store.close();
   return { get, check };
 }
@@ -44,20 +44,44 @@ export const scenario: Scenario = {
   title: 'Raw 400-byte Buffer values',
   async run(ctx: RunContext): Promise<ScenarioResult> {
     const rows: Row[] = [];
-    const notes: string[] = [];
-    for (const kind of RAW_STORES) {
-      if (!ctx.stores.includes(kind)) continue;
-      ctx.log(`raw: ${kind}`);
-      try {
-        const r = await runTask<RawOut>(
-          { module: MODULE, task: 'rawTask', args: { store: kind, path: join(ctx.dir, kind === 'sessmap' ? 'raw.sessmap' : `raw-${kind}`), counts: ctx.counts } },
-          ctx.taskTimeoutMs,
-        );
-        rows.push({ scenario: 'raw', store: kind, phase: 'get', ops: r.get.n, opsPerSec: r.get.opsPerSec, p50Ns: r.get.p50Ns, p99Ns: r.get.p99Ns, stolen: r.get.stolen });
-        if (r.check) notes.push(`- **check failed** (${kind}): ${r.check}`);
-      } catch (err) {
-        ctx.log(`raw: ${kind} failed: ${(err as Error).message}`);
-        notes.push(`- **${kind} failed**: ${(err as Error).message}`);
+    const notes = new Set<string>();
+    // sessmap also with a tenth of the entries: the same gets over a working set that fits in the
+    // CPU caches, which shows how much of a get is memory traffic.
+    const small = Math.round(ctx.counts.entries / 10);
+    const runs: { kind: StoreKind; entries: number | undefined; phase: string }[] = [
+      ...RAW_STORES.map((kind) => ({ kind, entries: undefined, phase: 'get' })),
+      { kind: 'sessmap', entries: small, phase: 'get (small working set)' },
+    ];
+    // Rounds alternate the stores like the session scenario; each row is its best round.
+    const rounds = ctx.counts.rounds;
+    const all = new Map<string, number[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const { kind, entries, phase } of runs) {
+        if (!ctx.stores.includes(kind)) continue;
+        ctx.log(`raw: ${kind}${entries ? ` (${String(entries)} entries)` : ''}${rounds > 1 ? ` (round ${String(round)} of ${String(rounds)})` : ''}`);
+        try {
+          const r = await runTask<RawOut>(
+            { module: MODULE, task: 'rawTask', args: { store: kind, path: join(ctx.dir, kind === 'sessmap' ? `raw-${String(entries ?? 0)}.sessmap` : `raw-${kind}`), counts: ctx.counts, entries } },
+            ctx.taskTimeoutMs,
+          );
+          const row: Row = { scenario: 'raw', store: kind, phase, ops: r.get.n, opsPerSec: r.get.opsPerSec, p50Ns: r.get.p50Ns, p99Ns: r.get.p99Ns, stolen: r.get.stolen, note: r.get.attempts > 1 ? `best of ${String(r.get.attempts)} runs` : undefined };
+          const key = `${kind}|${phase}`;
+          all.set(key, [...(all.get(key) ?? []), row.opsPerSec]);
+          const i = rows.findIndex((x) => x.store === kind && x.phase === phase);
+          if (i < 0) rows.push(row);
+          else if (row.opsPerSec > rows[i].opsPerSec) rows[i] = row;
+          if (r.check) notes.add(`- **check failed** (${kind}): ${r.check}`);
+        } catch (err) {
+          ctx.log(`raw: ${kind} failed: ${(err as Error).message}`);
+          notes.add(`- **${kind} failed**: ${(err as Error).message}`);
+        }
+      }
+    }
+    for (const r of rows) {
+      const seen = all.get(`${r.store}|${r.phase}`) ?? [];
+      if (seen.length > 1) {
+        const others = seen.filter((v) => v !== r.opsPerSec).map(fmtOps);
+        r.note = [`best of ${String(seen.length)} rounds (other: ${others.join(', ') || fmtOps(r.opsPerSec)})`, r.note].filter(Boolean).join('; ');
       }
     }
     const label: Record<string, string> = {
@@ -66,11 +90,20 @@ export const scenario: Scenario = {
       lmdb: "lmdb (encoding 'binary')",
     };
     const md = [
-      `${fmtOps(ctx.counts.entries)} entries of ${String(VALUE_BYTES)}-byte Buffers, ${fmtOps(ctx.counts.rawGets)} random gets, one process (latency sampled every 16th op).`,
+      `${String(VALUE_BYTES)}-byte Buffer values, ${fmtOps(ctx.counts.rawGets)} random gets, one process (latency sampled every 16th op). The target applies to the ${fmtOps(ctx.counts.entries)}-entry row; the ${fmtOps(small)}-entry row is the same test on a working set that fits in the CPU caches.`,
       '',
       table(
-        ['store', 'get ops/s', 'p50 µs', 'p99 µs', 'stolen'],
-        rows.map((r) => [label[r.store] ?? r.store, fmtOps(r.opsPerSec), fmtUs(r.p50Ns), fmtUs(r.p99Ns), fmtStolen(r.stolen, STOLEN_WARN)]),
+        ['store', 'entries', 'get ops/s', 'p50 µs', 'p99 µs', 'stolen', 'notes'],
+        rows.map((r) => [
+          label[r.store] ?? r.store,
+          fmtOps(r.phase === 'get' ? ctx.counts.entries : small),
+          fmtOps(r.opsPerSec),
+          fmtUs(r.p50Ns),
+          fmtUs(r.p99Ns),
+          fmtStolen(r.stolen, STOLEN_WARN),
+          r.note ?? '',
+        ]),
+        'lrrrrrl',
       ),
       ...notes,
     ].join('\n');

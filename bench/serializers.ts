@@ -9,7 +9,7 @@ import { Packr } from 'msgpackr';
 import { SEED, SET_RATIO, STOLEN_WARN, type Counts, type Row, type RunContext, type Scenario, type ScenarioResult } from './lib/config.js';
 import { runTask } from './lib/fork.js';
 import { fmtNs, fmtOps, fmtStolen, fmtUs, table } from './lib/format.js';
-import { collectGarbage, nsPerOp, schedstat, timeOps, warm, type Timing } from './lib/measure.js';
+import { collectGarbage, nsPerOp, RETRY_STOLEN, retryUntil, schedstat, timeOps, timeQuiet, warm, type Timing } from './lib/measure.js';
 import { openStore, type ValueMode } from './lib/stores.js';
 import { makeWarmKeys, makeWorkload, type Session } from './lib/workload.js';
 
@@ -70,18 +70,24 @@ export function codecTask(args: { counts: Counts }): CodecOut[] {
     let bytes = 0;
     for (const e of encoded) bytes += typeof e === 'string' ? Buffer.byteLength(e) : e.length;
     const roundTripOk = JSON.stringify(c.decode(encoded[1])) === JSON.stringify(sessions[1]);
-    warm(Math.min(counts.warmup, counts.codec), (i) => c.encode(sessions[i % m]));
-    collectGarbage();
-    const s0 = schedstat();
-    const encodeNs = nsPerOp(counts.codec, (i) => c.encode(sessions[i % m]));
-    const s1 = schedstat();
-    warm(Math.min(counts.warmup, counts.codec), (i) => c.decode(encoded[i % m]));
-    collectGarbage();
-    const s2 = schedstat();
-    const decodeNs = nsPerOp(counts.codec, (i) => c.decode(encoded[i % m]));
-    const s3 = schedstat();
-    const stolen = s0 && s1 && s2 && s3 ? (s1[1] - s0[1] + s3[1] - s2[1]) / ((encodeNs + decodeNs) * counts.codec) : NaN;
-    out.push({ name: c.name, encodeNs, decodeNs, meanBytes: bytes / m, roundTripOk, stolen });
+    let best: { encodeNs: number; decodeNs: number; stolen: number } | undefined;
+    // Up to three attempts while other processes take more than RETRY_STOLEN of the time.
+    for (let attempt = 0; attempt < 3 && !(best && (best.stolen <= RETRY_STOLEN || Date.now() >= retryUntil())); attempt++) {
+      warm(Math.min(counts.warmup, counts.codec), (i) => c.encode(sessions[i % m]));
+      collectGarbage();
+      const s0 = schedstat();
+      const encodeNs = nsPerOp(counts.codec, (i) => c.encode(sessions[i % m]));
+      const s1 = schedstat();
+      warm(Math.min(counts.warmup, counts.codec), (i) => c.decode(encoded[i % m]));
+      collectGarbage();
+      const s2 = schedstat();
+      const decodeNs = nsPerOp(counts.codec, (i) => c.decode(encoded[i % m]));
+      const s3 = schedstat();
+      const stolen = s0 && s1 && s2 && s3 ? (s1[1] - s0[1] + s3[1] - s2[1]) / ((encodeNs + decodeNs) * counts.codec) : 0;
+      if (!best || stolen < best.stolen) best = { encodeNs, decodeNs, stolen };
+    }
+    if (!best) throw new Error('unreachable');
+    out.push({ name: c.name, ...best, meanBytes: bytes / m, roundTripOk });
   }
   return out;
 }
@@ -97,7 +103,7 @@ export async function sessmapSerializerTask(args: { counts: Counts; path: string
   const set = timeOps(counts.entries, (i) => store.set(keys[i], sessions[i]));
   warm(Math.min(counts.warmup, counts.serializerGets), (i) => store.get(keys[idx[i]]));
   collectGarbage();
-  const get = timeOps(counts.serializerGets, (i) => store.get(keys[idx[i]]));
+  const get = timeQuiet(counts.serializerGets, (i) => store.get(keys[idx[i]]));
   store.close();
   return { set, get };
 }

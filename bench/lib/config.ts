@@ -20,6 +20,8 @@ export interface Counts {
   rawGets: number;
   /** Untimed iterations before each timed phase (capped by the phase's own size). */
   warmup: number;
+  /** Rounds of the session and raw scenarios (stores alternate; each figure is the best round). */
+  rounds: number;
 }
 
 export const FULL: Counts = {
@@ -32,6 +34,7 @@ export const FULL: Counts = {
   serializerGets: 200_000,
   rawGets: 1_000_000,
   warmup: 20_000,
+  rounds: 2,
 };
 
 export const QUICK: Counts = {
@@ -44,6 +47,7 @@ export const QUICK: Counts = {
   serializerGets: 20_000,
   rawGets: 100_000,
   warmup: 2_000,
+  rounds: 1,
 };
 
 /** Share of sets in the mixed phases (95/5 get/set). */
