@@ -12,7 +12,7 @@ import {
   I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX,
   P_COUNT_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
   P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX,
-  P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, P_TICK_IDX,
+  P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, P_TICK_IDX, beginChange, endChange,
 } from './layout.js';
 import { OWNER_ID, held, isProcessAlive, ownerIdOf, ownerPid, sleep } from './lock.js';
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
@@ -572,7 +572,7 @@ export class SharedCache<V = unknown> {
       try {
         if (FAULTS) fault('lock:held');
         const now = this.#clock();
-        s.i32[(b >> 2) + P_DIRTY_IDX] = 1;
+        beginChange(s.i32, b);
         let si = pages.findSlot(s, b, h, kl);
         let off = si >= 0 ? pages.slotOffset(s, b, si) : 0;
         if (si >= 0) {
@@ -584,17 +584,17 @@ export class SharedCache<V = unknown> {
           }
         }
         result = fn(p, s, b, si, off, kl, h, now);
-        s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+        endChange(s.i32, b);
       } catch (err) {
         if (err instanceof CallbackError) {
-          s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+          endChange(s.i32, b);
           throw err.error;
         }
         if (err instanceof PageDamaged || !(err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) {
           // The page may be half-changed: rebuild it before anyone else sees it.
           this.#repair(p, s, b);
           if (err instanceof PageDamaged && attempt === 0) continue;
-        } else s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+        } else endChange(s.i32, b);
         throw err;
       } finally {
         this.#unlock(s, b);
@@ -627,21 +627,19 @@ export class SharedCache<V = unknown> {
   }
 
   #expire(p: number, s: Segment, b: number, si: number, off: number): void {
-    const dirtyIdx = (b >> 2) + P_DIRTY_IDX;
-    const was = s.i32[dirtyIdx];
-    s.i32[dirtyIdx] = 1;
+    const began = beginChange(s.i32, b);
     this.#pages.report(s, b + off, p, 'expired', undefined);
     this.#pages.removeItem(s, b, si, off);
     s.f64[(b >> 3) + P_R_EXPIRED_IDX]++;
-    s.i32[dirtyIdx] = was;
+    if (began) endChange(s.i32, b);
     if (this.#removals !== null) this.#pending = true;
   }
 
   #dirty<R>(p: number, s: Segment, b: number, fn: () => R): R {
-    s.i32[(b >> 2) + P_DIRTY_IDX] = 1;
+    beginChange(s.i32, b);
     try {
       const r = fn();
-      s.i32[(b >> 2) + P_DIRTY_IDX] = 0;
+      endChange(s.i32, b);
       return r;
     } catch (err) {
       this.#repair(p, s, b);
@@ -709,7 +707,7 @@ export class SharedCache<V = unknown> {
     if (Atomics.compareExchange(s.i32, idx, 0, OWNER_ID) !== 0) this.#lockSlow(p, s, b, idx);
     held.count++;
     if (!validate) return;
-    if (this.#validated[p] === 0 || s.i32[(b >> 2) + P_DIRTY_IDX] !== 0 || s.u32[(b >> 2) + P_COMPACT_IDX] !== 0) {
+    if (this.#validated[p] === 0 || (s.i32[(b >> 2) + P_DIRTY_IDX] & 1) !== 0 || s.u32[(b >> 2) + P_COMPACT_IDX] !== 0) {
       try {
         this.#repair(p, s, b);
       } catch (err) {

@@ -47,7 +47,7 @@ export const SERIALIZER_CODES = { json: 0, v8: 1, raw: 2 } as const;
 export const PAGE_HEADER_SIZE = 256;
 
 export const P_LOCK_OFF = 0; //             i32 owner id of the lock holder, 0 = free
-export const P_DIRTY_OFF = 4; //            i32 non-zero while a mutation is under way
+export const P_DIRTY_OFF = 4; //            i32 change sequence: odd while a mutation is under way
 export const P_FREE_OFF = 8; //             u32 end of the item log (page-relative byte offset)
 export const P_COUNT_OFF = 12; //           u32 live items indexed in the slot table
 export const P_LIVE_BYTES_OFF = 16; //      u32 bytes of live items
@@ -143,3 +143,22 @@ export const FLAG_LIVE = 0x4556494c;
 export const MAX_MAPPING_BYTES = 0x7fffffff;
 /** Upper bound of page bytes per mapping, rounded down to whole pages at run time. */
 export const DEFAULT_SEGMENT_BYTES = 0x40000000; // 1 GiB
+
+/** Marks a page mid-change (the sequence becomes odd); false if it already was. Lock held. */
+export function beginChange(i32: Int32Array, b: number): boolean {
+  const idx = (b >> 2) + P_DIRTY_IDX;
+  if ((i32[idx] & 1) !== 0) return false;
+  Atomics.add(i32, idx, 1);
+  return true;
+}
+
+/** Ends a change (the sequence becomes even): readers that saw the old value retry. Lock held. */
+export function endChange(i32: Int32Array, b: number): void {
+  const idx = (b >> 2) + P_DIRTY_IDX;
+  if ((i32[idx] & 1) !== 0) Atomics.add(i32, idx, 1);
+}
+
+/** True while a page is mid-change (or its writer died mid-change). */
+export function inChange(i32: Int32Array, b: number): boolean {
+  return (Atomics.load(i32, (b >> 2) + P_DIRTY_IDX) & 1) !== 0;
+}

@@ -12,7 +12,7 @@ import {
   FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
   I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
-  P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_TICK_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
+  P_FREE_IDX, P_HITS_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_TICK_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
 } from './layout.js';
 import { alignItem, type Pages } from './pages.js';
 
@@ -57,7 +57,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   const problems: string[] = [];
   const u32 = s.u32;
   const h = b >> 2;
-  if (s.i32[h + P_DIRTY_IDX] !== 0) problems.push(MID_CHANGE);
+  if ((s.i32[h + P_DIRTY_IDX] & 1) !== 0) problems.push(MID_CHANGE);
   if (u32[h + P_COMPACT_IDX] !== 0) problems.push('compaction unfinished');
   const free = u32[h + P_FREE_IDX];
   if (free < pages.ds || free > pages.pageSize || (free & 15) !== 0) {
@@ -166,12 +166,12 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   if (problems.length === 0) return { problems, dropped: 0 };
   if (problems.length === 1 && problems[0] === MID_CHANGE) {
     // A writer stopped (or failed) between steps but left everything consistent: nothing to rebuild.
-    s.i32[h + P_DIRTY_IDX] = 0;
+    endChange(s.i32, b);
     return { problems: [], dropped: 0 };
   }
   // What the page header claimed, before anything is rebuilt: to count losses no item trace shows.
   const claimed = u32[h + P_COUNT_IDX];
-  s.i32[h + P_DIRTY_IDX] = 1;
+  beginChange(s.i32, b);
   if (u32[h + P_COMPACT_IDX] !== 0) {
     if (!journalIsSane(pages, s, b) || !pages.resumeCompaction(s, b)) u32[h + P_COMPACT_IDX] = 0;
   }
@@ -285,7 +285,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   s.f64[f + P_R_REPAIRED_IDX] += dropped;
   u32[h + P_C_LEN_IDX] = 0;
   u32[h + P_COMPACT_IDX] = 0;
-  s.i32[h + P_DIRTY_IDX] = 0;
+  endChange(s.i32, b);
   return { problems, dropped };
 }
 
