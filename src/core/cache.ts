@@ -13,6 +13,7 @@ import {
   P_COUNT_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
   P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX,
   P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, P_TICK_IDX, beginChange, endChange,
+  P_FAST_HITS_IDX, P_FAST_MISSES_IDX,
 } from './layout.js';
 import { OWNER_ID, held, isProcessAlive, ownerIdOf, ownerPid, sleep } from './lock.js';
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
@@ -121,6 +122,10 @@ export class SharedCache<V = unknown> {
     const p = pages.pageOf(h);
     const s = this.#segs[pages.segOf[p]];
     const b = pages.baseOf[p];
+    if (this.#validated[p] === 1 && !this.#verifyReads) {
+      const r = this.#getOptimistic(p, s, b, h, klen);
+      if (r !== RETRY) return r as V | undefined;
+    }
     this.#lock(p, s, b);
     let raw: string | Buffer;
     let type: number;
@@ -154,6 +159,45 @@ export class SharedCache<V = unknown> {
       this.#unlock(s, b);
       if (this.#pending) this.#flush();
     }
+    return this.#decode(p, type, raw);
+  }
+
+  /**
+   * A read without the lock, validated by the page's change sequence (a seqlock): readers never
+   * wait for each other, and a writer only makes them retry. Anything unusual (a change under way,
+   * an expired entry to remove, an entry whose recency should be refreshed, odd lengths) returns
+   * RETRY and the caller takes the locked path. Its only shared write is an atomic add to the
+   * page's lock-free hit or miss count, which lock holders move into the counters.
+   */
+  #getOptimistic(p: number, s: Segment, b: number, h: number, klen: number): unknown {
+    const pages = this.#pages;
+    const i32 = s.i32;
+    const seqIdx = (b >> 2) + P_DIRTY_IDX;
+    const seq = Atomics.load(i32, seqIdx);
+    if ((seq & 1) !== 0) return RETRY;
+    const si = pages.findSlot(s, b, h, klen);
+    if (si < 0) {
+      if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
+      Atomics.add(i32, (b >> 2) + P_FAST_MISSES_IDX, 1);
+      return undefined;
+    }
+    const off = pages.slotOffset(s, b, si);
+    const a = b + off;
+    const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+    const start = a + ITEM_HEADER_SIZE + klen;
+    if (vlen > this.maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return RETRY;
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    if (exp !== 0 && exp <= this.#clock()) return RETRY;
+    // Only the page's most recently used entry is read without the lock: any other read moves
+    // the entry in the LRU order, which takes the lock (so the order stays exact).
+    if (s.f64[(b >> 3) + P_TICK_IDX] !== s.f64[(a + I_TICK_OFF) >> 3]) return RETRY;
+    const type = s.buf[a + I_TYPE_OFF];
+    if (type < 1 || type > 3) return RETRY;
+    const raw = copyOut(s.buf, type, start, start + vlen);
+    if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
+    Atomics.add(i32, (b >> 2) + P_FAST_HITS_IDX, 1);
+    this.#lastExpiry = exp;
+    this.#maybeFlush();
     return this.#decode(p, type, raw);
   }
 
@@ -404,8 +448,8 @@ export class SharedCache<V = unknown> {
         entries: s.u32[(b >> 2) + P_COUNT_IDX],
         bytesUsed: live,
         bytesFree: pages.pageSize - pages.ds - live,
-        hits: s.f64[f + P_HITS_IDX],
-        misses: s.f64[f + P_MISSES_IDX],
+        hits: s.f64[f + P_HITS_IDX] + (Atomics.load(s.i32, (b >> 2) + P_FAST_HITS_IDX) >>> 0),
+        misses: s.f64[f + P_MISSES_IDX] + (Atomics.load(s.i32, (b >> 2) + P_FAST_MISSES_IDX) >>> 0),
         sets: s.f64[f + P_SETS_IDX],
         removals: {
           expired: s.f64[f + P_R_EXPIRED_IDX],
@@ -706,6 +750,11 @@ export class SharedCache<V = unknown> {
     const idx = (b >> 2) + P_LOCK_IDX;
     if (Atomics.compareExchange(s.i32, idx, 0, OWNER_ID) !== 0) this.#lockSlow(p, s, b, idx);
     held.count++;
+    const fh = (b >> 2) + P_FAST_HITS_IDX;
+    if (s.i32[fh] !== 0 || s.i32[fh + 1] !== 0) {
+      s.f64[(b >> 3) + P_HITS_IDX] += Atomics.exchange(s.i32, fh, 0) >>> 0;
+      s.f64[(b >> 3) + P_MISSES_IDX] += Atomics.exchange(s.i32, fh + 1, 0) >>> 0;
+    }
     if (!validate) return;
     if (this.#validated[p] === 0 || (s.i32[(b >> 2) + P_DIRTY_IDX] & 1) !== 0 || s.u32[(b >> 2) + P_COMPACT_IDX] !== 0) {
       try {
@@ -842,6 +891,9 @@ export class SharedCache<V = unknown> {
     }
   }
 }
+
+/** From the lock-free read: take the locked path. */
+const RETRY: unique symbol = Symbol('retry');
 
 /** Returned by an update callback to leave the entry exactly as it is (nothing is written). */
 export const UNCHANGED: unique symbol = Symbol('sessmap.unchanged');

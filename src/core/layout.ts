@@ -75,6 +75,11 @@ export const P_EVICTED_LIVE_OFF = 136;
 export const P_LOCK_RECOVERIES_OFF = 144;
 export const P_LOCK_WAITS_OFF = 152;
 export const P_REPAIRS_OFF = 160;
+// i32, added to atomically by lock-free readers, moved into the f64 counters by lock holders.
+export const P_FAST_HITS_OFF = 168;
+export const P_FAST_MISSES_OFF = 172;
+export const P_FAST_HITS_IDX = P_FAST_HITS_OFF >> 2;
+export const P_FAST_MISSES_IDX = P_FAST_MISSES_OFF >> 2;
 
 export const P_LOCK_IDX = P_LOCK_OFF >> 2;
 export const P_DIRTY_IDX = P_DIRTY_OFF >> 2;
