@@ -122,7 +122,8 @@ export class SharedCache<V = unknown> {
     const p = pages.pageOf(h);
     const s = this.#segs[pages.segOf[p]];
     const b = pages.baseOf[p];
-    if (this.#validated[p] === 1 && !this.#verifyReads) {
+    // While another process holds the page's lock, try reading without it rather than waiting.
+    if (Atomics.load(s.i32, (b >> 2) + P_LOCK_IDX) !== 0 && this.#validated[p] === 1 && !this.#verifyReads) {
       const r = this.#getOptimistic(p, s, b, h, klen);
       if (r !== RETRY) return r as V | undefined;
     }
