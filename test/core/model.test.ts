@@ -296,7 +296,9 @@ describe('the cache against a Map model', () => {
   it('matches exactly, apart from reported evictions, in one small page that overflows', () => {
     const t = property({ pageCount: 1, pageSize: 8192, slotsPerPage: 16, defaultTtl: 60_001 }, false);
     expect(t.ops).toBeGreaterThan(NUM_RUNS * 50);
-    expect(t.evicted, 'the small page never overflowed').toBeGreaterThan(NUM_RUNS);
+    // A coverage guard, not the property: evictions average about one per run with these
+    // arbitraries (195 to 260 per 200 runs were seen), so ask for half that, not a near-mean bound.
+    expect(t.evicted, 'the small page never overflowed').toBeGreaterThan(NUM_RUNS / 2);
     expect(t.hits).toBeGreaterThan(NUM_RUNS);
   }, 180_000);
 });
