@@ -79,8 +79,8 @@ export class SessmapFastifyStore {
   #run<T>(op: (s: SessionStore) => Promise<T>, cb: Callback<T>): void {
     const p = this.#store !== undefined ? op(this.#store) : this.ready.then(op);
     p.then(
-      (v) => process.nextTick(cb, null, v),
-      (err: unknown) => process.nextTick(cb, err),
+      (v) => setImmediate(cb, null, v),
+      (err: unknown) => setImmediate(cb, err),
     );
   }
 }
