@@ -1,7 +1,7 @@
 /** The tables of `npm run bench:http`, and the writer of its section of docs/benchmarks.md. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { replaceMarkedSection } from '../lib/report.js';
 import type { LoadResult, Login, Percentiles } from './load.js';
 import { STORE_LABELS, type StoreKind, type WorkerCounters } from './protocol.js';
 
@@ -201,14 +201,5 @@ export function markdown(all: readonly StoreRun[], s: Settings, env: Environment
 
 /** Replaces what lies between this benchmark's markers (appended at the end of the file when missing). */
 export function writeDocSection(section: string, path = DOC_PATH): void {
-  const block = `${START_MARKER}\n${section.trim()}\n${END_MARKER}`;
-  if (!existsSync(path)) {
-    writeFileSync(path, `# Benchmarks\n\n${block}\n`);
-    return;
-  }
-  const text = readFileSync(path, 'utf8');
-  const a = text.indexOf(START_MARKER);
-  const b = text.indexOf(END_MARKER);
-  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + END_MARKER.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, next);
+  replaceMarkedSection(section, START_MARKER, END_MARKER, path);
 }

@@ -40,6 +40,11 @@ export function environmentLine(env: Environment): string {
  * Without markers the section is appended; without the file, a stub is created.
  */
 export function writeDocSection(section: string, path = DOC_PATH): void {
+  replaceMarkedSection(section, START_MARKER, END_MARKER, path);
+}
+
+/** Replaces what lies between `start` and `end` in the file at `path` (shared by every benchmark's writer). */
+export function replaceMarkedSection(section: string, START_MARKER: string, END_MARKER: string, path: string): void {
   const block = `${START_MARKER}\n${section.trim()}\n${END_MARKER}`;
   if (!existsSync(path)) {
     writeFileSync(path, `# Benchmarks\n\n${block}\n`);
