@@ -15,6 +15,7 @@ import { Child } from '../helpers/child.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapter-wire.js';
 import { CookieJar, request, type Reply } from './http.js';
+import { acquireClusterSlot } from '../helpers/cluster-slot.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -160,24 +161,8 @@ export function pidsOf(replies: Reply[]): Set<number> {
 
 // ------------------------------------------------------------------ one cluster at a time
 
-/** The name test/cluster/harness.ts uses, so adapter and cluster test files exclude each other. */
-const SLOT_NAME = '\0sessmap-cluster-tests';
 
-async function acquireSlot(): Promise<net.Server> {
-  for (;;) {
-    const server = net.createServer();
-    const got = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(SLOT_NAME, () => resolve(true));
-    });
-    if (got) {
-      server.unref();
-      return server;
-    }
-    server.close();
-    await sleep(100);
-  }
-}
+const acquireSlot = acquireClusterSlot;
 
 export interface AppSuite {
   /** A fresh file path in the suite's tmp dir. */

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Child } from '../helpers/child.js';
 import { useTmpDir, type TmpDir } from '../helpers/tmp.js';
 import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster-wire.js';
+import { acquireClusterSlot } from '../helpers/cluster-slot.js';
 
 export type { CallResult, RecordedEvent, UpdateSpec, WireError };
 
@@ -202,27 +203,8 @@ export function tally<T>(values: T[]): Map<T, number> {
 
 // ------------------------------------------------------------------ one cluster file at a time
 
-const SLOT_NAME = '\0sessmap-cluster-tests';
 
-/**
- * Serializes the cluster test files across vitest's workers with an abstract Unix socket: the
- * kernel releases it when its holder exits, so a crashed runner never leaves it held.
- */
-async function acquireSlot(): Promise<net.Server> {
-  for (;;) {
-    const server = net.createServer();
-    const got = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(SLOT_NAME, () => resolve(true));
-    });
-    if (got) {
-      server.unref();
-      return server;
-    }
-    server.close();
-    await sleep(100);
-  }
-}
+const acquireSlot = acquireClusterSlot;
 
 export interface ClusterSuite {
   readonly tmp: TmpDir;
