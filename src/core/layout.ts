@@ -13,7 +13,7 @@ export const HEADER_SIZE = 4096;
 /** `SESSMAP` followed by a NUL byte. */
 export const MAGIC = Buffer.from('SESSMAP\0', 'latin1');
 /** Bumped on every incompatible change of this layout. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export const H_MAGIC_OFF = 0; //            8 bytes
 export const H_VERSION_OFF = 8; //          u32
@@ -62,7 +62,7 @@ export const P_C_LEN_OFF = 48; //           u32 move journal: length (0 = no mov
 export const P_C_DONE_OFF = 52; //          u32 move journal: bytes already copied
 export const P_VERSION_OFF = 56; //         u32 last version handed out in this page
 // Float64 counters (exact integers up to 2^53).
-export const P_TICK_OFF = 64; //            access clock for LRU order
+export const P_TICK_OFF = 64; //            reserved (format 1: page access clock), 0
 export const P_HITS_OFF = 72;
 export const P_MISSES_OFF = 80;
 export const P_SETS_OFF = 88;
@@ -111,8 +111,12 @@ export const P_LOCK_WAITS_IDX = P_LOCK_WAITS_OFF >> 3;
 export const P_REPAIRS_IDX = P_REPAIRS_OFF >> 3;
 
 // ---------------------------------------------------------------- slot table
-/** Each slot: u32 hash, u32 page-relative offset of the item (0 = empty). */
-export const SLOT_SIZE = 8;
+/**
+ * Each slot: u32 hash, u32 page-relative offset of the item (0 = empty), f64 access tick (the
+ * entry's recency for LRU eviction; see nextTick in pages.ts). The tick is the one field written
+ * without the page lock, by lock-free reads: a stray write there can only misorder recency.
+ */
+export const SLOT_SIZE = 16;
 /** A page accepts a new key only while fewer than this share of its slots is used. */
 export const MAX_SLOT_LOAD = 0.75;
 
@@ -126,7 +130,7 @@ export const I_MAGIC_OFF = 0; //            u32
 export const I_LEN_OFF = 4; //              u32 total length including padding (multiple of 8)
 export const I_FLAGS_OFF = 8; //            u32 mutable: FLAG_LIVE or 0 (dead)
 export const I_EXPIRES_OFF = 16; //         f64 mutable: absolute expiry in ms, 0 = never
-export const I_TICK_OFF = 24; //            f64 mutable: page access clock at last use
+export const I_TICK_OFF = 24; //            f64 mutable: access tick at the last write (or last compaction)
 export const I_CRC_OFF = 32; //             u32 crc32 of bytes [36, 64 + keyLen + valueLen)
 export const I_HASH_OFF = 36; //            u32 keyed hash of the key
 export const I_VERSION_OFF = 40; //         u32 page-wide write counter at the time of the write

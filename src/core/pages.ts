@@ -18,11 +18,26 @@ import {
   I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, MAX_SLOT_LOAD,
   PAGE_HEADER_SIZE, P_COUNT_IDX, P_C_DONE_IDX, P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX,
   P_C_WRITE_IDX, P_COMPACT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX, P_R_EVICTED_IDX,
-  P_R_EXPIRED_IDX, P_TICK_IDX, P_VERSION_IDX, SLOT_SIZE,
+  P_R_EXPIRED_IDX, P_VERSION_IDX, SLOT_SIZE,
 } from './layout.js';
 import { dataStart, type FileGeometry, type SegmentPlan } from './options.js';
 import { copyOut, writeEncoded, type Encoded } from './serializer.js';
 import type { EvictionPolicy, RemovalReason } from './types.js';
+
+/**
+ * Access ticks per millisecond. A tick is the time of a use in ms times this, plus a count that
+ * keeps a thread's successive uses within one millisecond in order: LRU order is exact within a
+ * thread and of millisecond resolution between threads and processes.
+ */
+export const TICKS_PER_MS = 1024;
+let lastTick = 0;
+
+/** The access tick for a use at `now` (ms): strictly increasing within this thread. */
+export function nextTick(now: number): number {
+  const t = Math.floor(now) * TICKS_PER_MS;
+  lastTick = t > lastTick ? t : lastTick + 1;
+  return lastTick;
+}
 
 /** Items start and end on 16-byte boundaries, so the smallest dead filler (magic, length, flags) always fits. */
 export function alignItem(n: number): number {
@@ -134,9 +149,9 @@ export class Pages {
     const st = (b + PAGE_HEADER_SIZE) >> 2;
     let i = this.idealSlot(h);
     for (let n = 0; n <= mask; n++) {
-      const off = u32[st + (i << 1) + 1];
+      const off = u32[st + (i << 2) + 1];
       if (off === 0) return -1;
-      if (u32[st + (i << 1)] === h && off >= this.ds && off + ITEM_HEADER_SIZE <= this.pageSize && this.keyEquals(s, b + off, klen)) return i;
+      if (u32[st + (i << 2)] === h && off >= this.ds && off + ITEM_HEADER_SIZE <= this.pageSize && this.keyEquals(s, b + off, klen)) return i;
       i = (i + 1) & mask;
     }
     return -1;
@@ -156,7 +171,17 @@ export class Pages {
   }
 
   slotOffset(s: Segment, b: number, si: number): number {
-    return s.u32[((b + PAGE_HEADER_SIZE) >> 2) + (si << 1) + 1];
+    return s.u32[((b + PAGE_HEADER_SIZE) >> 2) + (si << 2) + 1];
+  }
+
+  /** Float64Array index of a slot's access tick (recency for LRU; written by lock-free readers too). */
+  tickIdx(b: number, si: number): number {
+    return ((b + PAGE_HEADER_SIZE) >> 3) + (si << 1) + 1;
+  }
+
+  /** Points a slot at another item (same key): recency is kept. */
+  setSlotOffset(s: Segment, b: number, si: number, off: number): void {
+    s.u32[((b + PAGE_HEADER_SIZE) >> 2) + (si << 2) + 1] = off;
   }
 
   /** The slot pointing at the item at page offset `off` (whose hash is `h`), or -1. */
@@ -165,7 +190,7 @@ export class Pages {
     const st = (b + PAGE_HEADER_SIZE) >> 2;
     let i = this.idealSlot(h);
     for (let n = 0; n <= this.mask; n++) {
-      const o = u32[st + (i << 1) + 1];
+      const o = u32[st + (i << 2) + 1];
       if (o === 0) return -1;
       if (o === off) return i;
       i = (i + 1) & this.mask;
@@ -173,15 +198,16 @@ export class Pages {
     return -1;
   }
 
-  /** Puts an item in the slot table; false when the table has no empty slot. */
-  insertSlot(s: Segment, b: number, h: number, off: number): boolean {
+  /** Puts an item in the slot table with access tick `tick`; false when the table has no empty slot. */
+  insertSlot(s: Segment, b: number, h: number, off: number, tick: number): boolean {
     const u32 = s.u32;
     const st = (b + PAGE_HEADER_SIZE) >> 2;
     let i = this.idealSlot(h);
     for (let n = 0; n <= this.mask; n++) {
-      if (u32[st + (i << 1) + 1] === 0) {
-        u32[st + (i << 1)] = h;
-        u32[st + (i << 1) + 1] = off; // the offset makes the slot visible: written last
+      if (u32[st + (i << 2) + 1] === 0) {
+        u32[st + (i << 2)] = h;
+        s.f64[this.tickIdx(b, i)] = tick;
+        u32[st + (i << 2) + 1] = off; // the offset makes the slot visible: written last
         return true;
       }
       i = (i + 1) & this.mask;
@@ -198,26 +224,32 @@ export class Pages {
     let j = si;
     for (let n = 0; n < mask; n++) {
       j = (j + 1) & mask;
-      const off = u32[st + (j << 1) + 1];
+      const off = u32[st + (j << 2) + 1];
       if (off === 0) break;
-      const ideal = this.idealSlot(u32[st + (j << 1)]);
+      const ideal = this.idealSlot(u32[st + (j << 2)]);
       // Move j back into the hole unless its ideal slot lies cyclically in (hole, j].
       const between = hole <= j ? ideal > hole && ideal <= j : ideal > hole || ideal <= j;
       if (!between) {
-        u32[st + (hole << 1)] = u32[st + (j << 1)];
-        u32[st + (hole << 1) + 1] = off;
+        u32[st + (hole << 2)] = u32[st + (j << 2)];
+        s.f64[this.tickIdx(b, hole)] = s.f64[this.tickIdx(b, j)];
+        u32[st + (hole << 2) + 1] = off;
         hole = j;
       }
     }
-    u32[st + (hole << 1) + 1] = 0;
-    u32[st + (hole << 1)] = 0;
+    u32[st + (hole << 2) + 1] = 0;
+    u32[st + (hole << 2)] = 0;
+    s.f64[this.tickIdx(b, hole)] = 0;
   }
 
   clearSlots(s: Segment, b: number): void {
     s.buf.fill(0, b + PAGE_HEADER_SIZE, b + PAGE_HEADER_SIZE + this.slots * SLOT_SIZE);
   }
 
-  /** Rebuilds the slot table from the live items of the log. False if they did not all fit. */
+  /**
+   * Rebuilds the slot table from the live items of the log, each with the access tick its header
+   * holds (its last write, or its recency when the page was last compacted). False if they did
+   * not all fit.
+   */
   rebuildSlots(s: Segment, b: number): boolean {
     this.clearSlots(s, b);
     const end = s.u32[(b >> 2) + P_FREE_IDX];
@@ -228,7 +260,7 @@ export class Pages {
       const len = s.u32[(a + I_LEN_OFF) >> 2];
       if (len < 16) return false;
       if (s.u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
-        if (count < this.maxItems && this.insertSlot(s, b, s.u32[(a + I_HASH_OFF) >> 2], off)) count++;
+        if (count < this.maxItems && this.insertSlot(s, b, s.u32[(a + I_HASH_OFF) >> 2], off, s.f64[(a + I_TICK_OFF) >> 3])) count++;
         else ok = false;
       }
       off += len;
@@ -294,30 +326,38 @@ export class Pages {
     return n;
   }
 
-  /** Evicts the least recently used live item (low priority first), never the one at `keep`. */
+  /**
+   * Evicts the least recently used live item (low priority first), never the one at `keep`.
+   * Recency is the slot's access tick; a tick that is not a plain number (damage) counts as oldest.
+   */
   evictOne(page: number, s: Segment, b: number, now: number, keep: number): boolean {
-    const end = s.u32[(b >> 2) + P_FREE_IDX];
+    const u32 = s.u32;
+    const f64 = s.f64;
+    const st = (b + PAGE_HEADER_SIZE) >> 2;
+    const end = u32[(b >> 2) + P_FREE_IDX];
     let victim = -1;
+    let vSlot = -1;
     let vPrio = 256;
     let vTick = Infinity;
-    for (let off = this.ds; off < end; ) {
+    for (let i = 0; i <= this.mask; i++) {
+      const off = u32[st + (i << 2) + 1];
+      if (off === 0 || off === keep) continue;
+      if (off < this.ds || off + ITEM_HEADER_SIZE > end) throw new PageDamaged(page);
       const a = b + off;
-      if (off !== keep && s.u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
-        const prio = s.buf[a + I_PRIORITY_OFF];
-        const tick = s.f64[(a + I_TICK_OFF) >> 3];
-        if (prio < vPrio || (prio === vPrio && tick < vTick)) {
-          victim = off;
-          vPrio = prio;
-          vTick = tick;
-        }
+      if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
+      const prio = s.buf[a + I_PRIORITY_OFF];
+      let tick = f64[this.tickIdx(b, i)];
+      if (!(tick < Infinity)) tick = -Infinity;
+      if (prio < vPrio || (prio === vPrio && tick < vTick)) {
+        victim = off;
+        vSlot = i;
+        vPrio = prio;
+        vTick = tick;
       }
-      const len = s.u32[(a + I_LEN_OFF) >> 2];
-      if (len < 16) throw new PageDamaged(page);
-      off += len;
     }
     if (victim < 0) return false;
     const a = b + victim;
-    const si = this.slotOfItem(s, b, s.u32[(a + I_HASH_OFF) >> 2], victim);
+    const si = vSlot;
     const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
     const left = exp === 0 ? Infinity : Math.max(0, exp - now);
     this.report(s, a, page, 'evicted', left);
@@ -417,7 +457,7 @@ export class Pages {
    * scratch. The order of stores keeps the log walkable if the process dies between any two.
    */
   writeItem(s: Segment, b: number, off: number, need: number, h: number, klen: number, value: Encoded, vlen: number,
-    type: number, expires: number, priority: number, createdAt: number): void {
+    type: number, expires: number, priority: number, createdAt: number, tick: number): void {
     const a = b + off;
     const buf = s.buf;
     const u32 = s.u32;
@@ -425,7 +465,6 @@ export class Pages {
     const hIdx = b >> 2;
     const version = (u32[hIdx + P_VERSION_IDX] + 1) >>> 0;
     u32[hIdx + P_VERSION_IDX] = version;
-    const tick = ++f64[(b >> 3) + P_TICK_IDX];
     f64[(a + I_EXPIRES_OFF) >> 3] = expires;
     f64[(a + I_TICK_OFF) >> 3] = tick;
     u32[(a + I_HASH_OFF) >> 2] = h;
@@ -474,12 +513,31 @@ export class Pages {
   compact(s: Segment, b: number): boolean {
     const u32 = s.u32;
     const hIdx = b >> 2;
+    this.saveTicks(s, b);
     u32[hIdx + P_C_LEN_IDX] = 0;
     u32[hIdx + P_C_READ_IDX] = this.ds;
     u32[hIdx + P_C_WRITE_IDX] = this.ds;
     u32[hIdx + P_C_END_IDX] = u32[hIdx + P_FREE_IDX];
     u32[hIdx + P_COMPACT_IDX] = 1;
     return this.resumeCompaction(s, b);
+  }
+
+  /**
+   * Copies each slot's access tick into its item's header, where the items carry it through a
+   * compaction (which rebuilds the slot table from the log). Ticks that are not plain
+   * non-negative integers (damage) become 0, the oldest.
+   */
+  private saveTicks(s: Segment, b: number): void {
+    const u32 = s.u32;
+    const f64 = s.f64;
+    const st = (b + PAGE_HEADER_SIZE) >> 2;
+    const end = u32[(b >> 2) + P_FREE_IDX];
+    for (let i = 0; i <= this.mask; i++) {
+      const off = u32[st + (i << 2) + 1];
+      if (off < this.ds || off + ITEM_HEADER_SIZE > end || (off & 15) !== 0) continue;
+      const t = f64[this.tickIdx(b, i)];
+      f64[(b + off + I_TICK_OFF) >> 3] = Number.isSafeInteger(t) && t >= 0 ? t : 0;
+    }
   }
 
   /**

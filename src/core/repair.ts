@@ -12,7 +12,7 @@ import {
   FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
   I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
-  P_FREE_IDX, P_HITS_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_TICK_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
+  P_FREE_IDX, P_HITS_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
 } from './layout.js';
 import { alignItem, type Pages } from './pages.js';
 
@@ -68,7 +68,6 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   let live = 0;
   let liveBytes = 0;
   let deadBytes = 0;
-  let maxTick = 0;
   let off = pages.ds;
   while (off < free) {
     if (!headerLooksValid(pages, s, b, off)) {
@@ -89,7 +88,6 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
       }
       live++;
       liveBytes += len;
-      maxTick = Math.max(maxTick, s.f64[(a + I_TICK_OFF) >> 3]);
     } else deadBytes += len;
     off += len;
   }
@@ -107,17 +105,16 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   let occupied = 0;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   for (let i = 0; i < pages.slots; i++) {
-    const o = u32[st + (i << 1) + 1];
+    const o = u32[st + (i << 2) + 1];
     if (o === 0) continue;
     occupied++;
-    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || u32[(b + o + I_FLAGS_OFF) >> 2] !== FLAG_LIVE || u32[st + (i << 1)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
+    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || u32[(b + o + I_FLAGS_OFF) >> 2] !== FLAG_LIVE || u32[st + (i << 2)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
       problems.push(`slot ${i} points at no live item`);
     }
   }
   if (occupied !== live || u32[h + P_COUNT_IDX] !== live) problems.push(`counts disagree (slots ${occupied}, header ${u32[h + P_COUNT_IDX]}, items ${live})`);
   if (u32[h + P_LIVE_BYTES_IDX] !== liveBytes || u32[h + P_DEAD_BYTES_IDX] !== deadBytes) problems.push('byte counts disagree');
-  if (!(s.f64[(b >> 3) + P_TICK_IDX] >= maxTick)) problems.push('access clock behind its items');
-  for (let i = P_TICK_IDX; i <= P_REPAIRS_IDX; i++) {
+  for (let i = P_HITS_IDX; i <= P_REPAIRS_IDX; i++) {
     const v = s.f64[(b >> 3) + i];
     if (!Number.isSafeInteger(v) || v < 0) {
       problems.push('counter out of range');
@@ -181,7 +178,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   const slotted = new Set<number>();
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   for (let i = 0; i < pages.slots; i++) {
-    const o = u32[st + (i << 1) + 1];
+    const o = u32[st + (i << 2) + 1];
     if (o >= pages.ds && o < pages.pageSize && (o & 15) === 0) slotted.add(o);
   }
   const drop = (o: number): void => {
@@ -303,22 +300,19 @@ function reportTorn(pages: Pages, s: Segment, b: number, page: number, off: numb
   pages.sink.push({ key, reason: 'repaired', page, ttlLeft: undefined, expiresAt: undefined, type: 0, raw: undefined });
 }
 
-/** Recomputes the counts, byte totals, access clock and version counter from the log. */
+/** Recomputes the counts, byte totals and version counter from the log. */
 function recount(pages: Pages, s: Segment, b: number): void {
   const u32 = s.u32;
   const h = b >> 2;
   const end = u32[h + P_FREE_IDX];
   let liveBytes = 0;
   let deadBytes = 0;
-  let maxTick = 0;
   let maxVersion = u32[h + P_VERSION_IDX];
   for (let off = pages.ds; off < end; ) {
     const a = b + off;
     const len = u32[(a + I_LEN_OFF) >> 2];
     if (u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
       liveBytes += len;
-      const t = s.f64[(a + I_TICK_OFF) >> 3];
-      if (t > maxTick && Number.isSafeInteger(t)) maxTick = t;
       const v = u32[(a + I_VERSION_OFF) >> 2];
       if (((v - maxVersion) | 0) > 0) maxVersion = v;
     } else deadBytes += len;
@@ -327,6 +321,4 @@ function recount(pages: Pages, s: Segment, b: number): void {
   u32[h + P_LIVE_BYTES_IDX] = liveBytes;
   u32[h + P_DEAD_BYTES_IDX] = deadBytes;
   u32[h + P_VERSION_IDX] = maxVersion;
-  const f = b >> 3;
-  if (!(s.f64[f + P_TICK_IDX] >= maxTick) || !Number.isSafeInteger(s.f64[f + P_TICK_IDX])) s.f64[f + P_TICK_IDX] = maxTick;
 }

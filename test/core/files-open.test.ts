@@ -107,7 +107,8 @@ describe('opening a file that is not a usable cache', () => {
     expectRefused(c, 'SESSMAP_ERR_FILE_TRUNCATED');
   });
 
-  it.each([0, 2, 0xffffffff])('refuses format version %i with SESSMAP_ERR_FILE_VERSION', (version) => {
+  // 1 is the previous format (8-byte slots, no access tick): refused, never misread.
+  it.each([0, 1, 3, 0xffffffff])('refuses format version %i with SESSMAP_ERR_FILE_VERSION', (version) => {
     const path = validFile();
     const b = Buffer.alloc(4);
     b.writeUInt32LE(version);
