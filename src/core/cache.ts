@@ -19,7 +19,7 @@ import { OWNER_ID, held, isProcessAlive, ownerIdOf, ownerPid, sleep } from './lo
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
 import { PageDamaged, Pages, alignItem, nextTick, type PendingRemoval } from './pages.js';
 import { checkPage, repairPage } from './repair.js';
-import { TYPE_OF, copyOut, decode, encode, encodedLength, type Encoded } from './serializer.js';
+import { TYPE_JSON, TYPE_JSON_ASCII, TYPE_MAX, TYPE_OF, copyOut, decode, encode, encodedLength, type Encoded } from './serializer.js';
 import { crc32 } from 'node:zlib';
 import { createHmac } from 'node:crypto';
 import type {
@@ -211,7 +211,7 @@ export class SharedCache<V = unknown> {
     const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
     if (exp !== 0 && exp <= now) return RETRY;
     const type = s.buf[a + I_TYPE_OFF];
-    if (type < 1 || type > 3) return RETRY;
+    if (type < 1 || type > TYPE_MAX) return RETRY;
     const raw = copyOut(s.buf, type, start, start + vlen);
     if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
     s.f64[pages.tickIdx(b, si)] = nextTick(now);
@@ -632,7 +632,8 @@ export class SharedCache<V = unknown> {
     const need = alignItem(ITEM_HEADER_SIZE + klen + vlen);
     const at = pages.place(p, s, b, need, si < 0, si >= 0 ? off : -1, now);
     const tick = nextTick(now);
-    pages.writeItem(s, b, at, need, h, klen, enc, vlen, this.#type, expires, prio, now, tick);
+    const type = this.#type === TYPE_JSON && vlen === enc.length ? TYPE_JSON_ASCII : this.#type;
+    pages.writeItem(s, b, at, need, h, klen, enc, vlen, type, expires, prio, now, tick);
     this.#lastExpiry = expires;
     s.u32[(b + at + I_FLAGS_OFF) >> 2] = FLAG_LIVE;
     if (FAULTS) fault('write:unpublished');

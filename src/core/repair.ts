@@ -15,6 +15,7 @@ import {
   P_FREE_IDX, P_HITS_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
 } from './layout.js';
 import { alignItem, type Pages } from './pages.js';
+import { TYPE_MAX } from './serializer.js';
 
 export interface RepairResult {
   /** What was wrong; empty when the page was consistent. */
@@ -23,7 +24,6 @@ export interface RepairResult {
   dropped: number;
 }
 
-const TYPE_MAX = 3;
 const MID_CHANGE = 'marked mid-change';
 
 /** True when the item at page offset `off` is whole: sane lengths, checksum and keyed hash. */

@@ -7,12 +7,18 @@ import { sessmapError } from '../errors.js';
 import type { SerializerName } from './types.js';
 
 /** Node's own UTF-8 decoder behind Buffer#toString, without its argument handling. */
-type Utf8Sliceable = { utf8Slice(start: number, end: number): string };
+type Sliceable = { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
 
 /** Item type bytes: serializer code + 1 (0 never appears in a valid item). */
 export const TYPE_JSON = 1;
 export const TYPE_V8 = 2;
 export const TYPE_RAW = 3;
+/**
+ * JSON text that is all ASCII (the writer knows: its UTF-8 length equals its length). Read back
+ * with a plain byte copy instead of a UTF-8 decode; otherwise the same as TYPE_JSON.
+ */
+export const TYPE_JSON_ASCII = 4;
+export const TYPE_MAX = 4;
 
 export const TYPE_OF: Record<SerializerName, number> = { json: TYPE_JSON, v8: TYPE_V8, raw: TYPE_RAW };
 
@@ -56,7 +62,8 @@ export function writeEncoded(buf: Buffer, at: number, e: Encoded, len: number): 
  * private copy of the bytes. Decoding happens after the lock is released.
  */
 export function copyOut(buf: Buffer, type: number, start: number, end: number): string | Buffer {
-  if (type === TYPE_JSON) return (buf as unknown as Utf8Sliceable).utf8Slice(start, end);
+  if (type === TYPE_JSON_ASCII) return (buf as unknown as Sliceable).latin1Slice(start, end);
+  if (type === TYPE_JSON) return (buf as unknown as Sliceable).utf8Slice(start, end);
   const copy = Buffer.allocUnsafe(end - start);
   // TypedArray#set from a plain view is cheaper than Buffer#copy's argument handling.
   copy.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
@@ -64,7 +71,7 @@ export function copyOut(buf: Buffer, type: number, start: number, end: number): 
 }
 
 export function decode(type: number, raw: string | Buffer): unknown {
-  if (type === TYPE_JSON) return JSON.parse(raw as string);
+  if (type === TYPE_JSON_ASCII || type === TYPE_JSON) return JSON.parse(raw as string);
   if (type === TYPE_V8) return v8.deserialize(raw as Buffer);
   return raw;
 }

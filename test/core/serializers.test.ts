@@ -28,6 +28,23 @@ describe('serializers', () => {
     expect(c.get('date'), 'JSON turns a Date into its ISO string').toEqual({ d: d.toISOString() });
   });
 
+  it('reads back JSON text byte for byte whether or not it is all ASCII, on every read path', () => {
+    const removed: unknown[] = [];
+    const path = tmp.path('ascii.smap');
+    const c = SharedCache.create(path, { pageCount: 1, pageSize: 65536, onRemove: (e) => removed.push(e.value), removalValues: true });
+    caches.push(c);
+    // Latin-1 range characters would come back wrong from a byte copy: only all-ASCII text may take it.
+    const values = ['plain ascii', 'ü', 'ÿ\u0080', '€ 😀', { k: 'café', n: 1 }, { k: 'cafe', n: 2 }, '\ud800 lone surrogate'];
+    values.forEach((v, i) => c.set(`k${i}`, v));
+    for (let round = 0; round < 2; round++) values.forEach((v, i) => expect(c.get(`k${i}`), `round ${round}`).toEqual(v));
+    const other = SharedCache.open(path, { serializer: 'raw' });
+    caches.push(other);
+    values.forEach((v, i) => expect(other.get(`k${i}`), 'a handle with another serializer reads them too').toEqual(v));
+    expect(new Map([...c.entries()])).toEqual(new Map(values.map((v, i) => [`k${i}`, v])));
+    values.forEach((v, i) => c.delete(`k${i}`));
+    expect(removed).toEqual(values);
+  });
+
   it('refuses values JSON cannot represent with SESSMAP_ERR_SERIALIZE, changing nothing', () => {
     const c = open('json');
     c.set('k', 'old');
