@@ -7,6 +7,8 @@ import { sessmapError } from '../errors.js';
 import type { SerializerName } from './types.js';
 
 /** Node's own UTF-8 decoder behind Buffer#toString, without its argument handling. */
+/** Node's own string writers behind Buffer#write, without its argument handling. */
+type Writable = { latin1Write(s: string, at: number, len: number): number; utf8Write(s: string, at: number, len: number): number };
 type Sliceable = { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
 
 /** Item type bytes: serializer code + 1 (0 never appears in a valid item). */
@@ -53,8 +55,10 @@ export function encodedLength(e: Encoded): number {
 
 /** Copies an encoded value into `buf` at `at`. */
 export function writeEncoded(buf: Buffer, at: number, e: Encoded, len: number): void {
-  if (typeof e === 'string') buf.write(e, at, len, 'utf8');
-  else buf.set(e, at);
+  if (typeof e !== 'string') buf.set(e, at);
+  // All ASCII (its UTF-8 length is its length): a plain one-byte copy, no UTF-8 encoder.
+  else if (len === e.length) (buf as unknown as Writable).latin1Write(e, at, len);
+  else (buf as unknown as Writable).utf8Write(e, at, len);
 }
 
 /**
