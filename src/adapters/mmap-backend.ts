@@ -3,6 +3,12 @@
  * (the ids of their sessions) under `u:<userId>`. Expiry is the cache's own TTL, set to the
  * earlier of the idle and absolute deadlines; with the protective policy, sessions without a
  * user are written with low priority, so the cache evicts them before any logged-in one.
+ *
+ * The index is a cache entry too, so it could be evicted while its sessions live on; then
+ * "log out everywhere" would miss them. Index entries are written with 'high' priority, which
+ * a page evicts only when it holds nothing else; and once the file has ever evicted a live
+ * 'high' entry (stats().evictedHigh), indexList also scans every session for the user's, so
+ * the answer stays complete, only slower.
  */
 import { SharedCache, UNCHANGED } from '../core/index.js';
 import { KEEP, expiryOf, type SessionBackend, type StoredSession } from './backend.js';
@@ -48,10 +54,17 @@ export class MmapBackend implements SessionBackend {
   }
 
   async indexAdd(userId: string, id: string): Promise<void> {
-    this.cache.update(`u:${userId}`, (ids) => {
+    const key = `u:${userId}`;
+    // Ids of sessions that expired or were evicted since: dropped as the list is written, so an
+    // index does not grow with every login of a user who never logs out.
+    const listed = this.cache.get(key);
+    const dead = new Set(Array.isArray(listed) ? listed.filter((x) => x !== id && !this.cache.has(`s:${x}`)) : []);
+    this.cache.update(key, (ids) => {
       const list = (ids as string[] | undefined) ?? [];
-      return list.includes(id) ? UNCHANGED : [...list, id];
-    }, { ttl: this.#indexTtl });
+      const kept = dead.size === 0 ? list : list.filter((x) => !dead.has(x));
+      if (kept.includes(id)) return kept.length === list.length ? UNCHANGED : kept;
+      return [...kept, id];
+    }, { ttl: this.#indexTtl, priority: 'high' });
   }
 
   async indexRemove(userId: string, id: string): Promise<void> {
@@ -64,7 +77,14 @@ export class MmapBackend implements SessionBackend {
   }
 
   async indexList(userId: string): Promise<string[]> {
-    return (this.cache.get(`u:${userId}`) as string[] | undefined) ?? [];
+    const listed = (this.cache.get(`u:${userId}`) as string[] | undefined) ?? [];
+    if (this.cache.stats().evictedHigh === 0) return listed;
+    // Some index entry was evicted at some point: this one may be incomplete. Scan.
+    const ids = new Set(listed);
+    for (const [k, v] of this.cache.entries()) {
+      if (k.startsWith('s:') && (v as StoredSession).u === userId) ids.add(k.slice(2));
+    }
+    return [...ids];
   }
 
   async count(): Promise<number> {

@@ -10,7 +10,7 @@ import type { Segment } from './file.js';
 import {
   FLAG_LIVE, H_EPOCH_IDX, ITEM_HEADER_SIZE, PAGE_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_FLAGS_OFF,
   I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX,
-  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
+  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
   P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX,
   P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, beginChange, endChange,
   P_FAST_HITS_IDX, P_FAST_MISSES_IDX,
@@ -30,8 +30,8 @@ import type {
 const MODE_SET = 0;
 const MODE_ADD = 1;
 const MODE_REPLACE = 2;
-const PRIORITY_CODE: Record<Priority, number> = { low: 0, normal: 1 };
-const PRIORITY_NAME: Priority[] = ['low', 'normal'];
+const PRIORITY_CODE: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
+const PRIORITY_NAME: Priority[] = ['low', 'normal', 'high'];
 
 /** White-box access for tests; not part of the public API. */
 export const INTERNALS = new WeakMap<object, CacheInternals>();
@@ -367,7 +367,7 @@ export class SharedCache<V = unknown> {
     const atOpt = options?.expiresAt;
     if (ttlOpt !== undefined && typeof ttlOpt !== 'function') validateTtl('ttl', ttlOpt);
     if (atOpt !== undefined && typeof atOpt !== 'function') validateTtl('expiresAt', atOpt);
-    if (prioOpt !== undefined && typeof prioOpt !== 'function') validateEnum('priority', prioOpt, ['low', 'normal']);
+    if (prioOpt !== undefined && typeof prioOpt !== 'function') validateEnum('priority', prioOpt, PRIORITY_NAME);
     return this.#mutate(key, (p, s, b, si, off, klen, h, now) => {
       let current: V | undefined;
       let oldExp = 0;
@@ -390,7 +390,7 @@ export class SharedCache<V = unknown> {
         if (next !== undefined) {
           if (atOpt !== undefined) at = validateTtl('expiresAt', typeof atOpt === 'function' ? atOpt(next) : atOpt);
           else if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
-          if (prioOpt !== undefined) prio = PRIORITY_CODE[validateEnum('priority', typeof prioOpt === 'function' ? prioOpt(next) : prioOpt, ['low', 'normal'])];
+          if (prioOpt !== undefined) prio = PRIORITY_CODE[validateEnum('priority', typeof prioOpt === 'function' ? prioOpt(next) : prioOpt, PRIORITY_NAME)];
         }
       } catch (err) {
         throw new CallbackError(err);
@@ -513,6 +513,7 @@ export class SharedCache<V = unknown> {
           repaired: s.f64[f + P_R_REPAIRED_IDX],
         },
         evictedLive: s.f64[f + P_EVICTED_LIVE_IDX],
+        evictedHigh: s.f64[f + P_EVICTED_HIGH_IDX],
         lockRecoveries: s.f64[f + P_LOCK_RECOVERIES_IDX],
         lockWaits: s.f64[f + P_LOCK_WAITS_IDX],
         repairs: s.f64[f + P_REPAIRS_IDX],
@@ -611,7 +612,7 @@ export class SharedCache<V = unknown> {
 
   #store(mode: number, key: string, value: V, options: SetOptions | undefined): boolean {
     const ttl = options?.ttl === undefined ? this.#defaultTtl : validateTtl('ttl', options.ttl);
-    const prio = options?.priority === undefined ? 1 : PRIORITY_CODE[validateEnum('priority', options.priority, ['low', 'normal'])];
+    const prio = options?.priority === undefined ? 1 : PRIORITY_CODE[validateEnum('priority', options.priority, PRIORITY_NAME)];
     this.#enter();
     // Serialize first: a toJSON hook may call the cache, which reuses the key scratch buffer.
     const enc = encode(this.#type, value);
@@ -976,7 +977,7 @@ function emptyCounters(): Omit<PageStats, 'page'> {
   return {
     entries: 0, bytesUsed: 0, bytesFree: 0, hits: 0, misses: 0, sets: 0,
     removals: { expired: 0, evicted: 0, deleted: 0, cleared: 0, repaired: 0 },
-    evictedLive: 0, lockRecoveries: 0, lockWaits: 0, repairs: 0,
+    evictedLive: 0, evictedHigh: 0, lockRecoveries: 0, lockWaits: 0, repairs: 0,
   };
 }
 
@@ -984,5 +985,5 @@ function addCounters(t: Omit<PageStats, 'page'>, s: PageStats): void {
   t.entries += s.entries; t.bytesUsed += s.bytesUsed; t.bytesFree += s.bytesFree;
   t.hits += s.hits; t.misses += s.misses; t.sets += s.sets;
   for (const k of Object.keys(t.removals) as (keyof typeof t.removals)[]) t.removals[k] += s.removals[k];
-  t.evictedLive += s.evictedLive; t.lockRecoveries += s.lockRecoveries; t.lockWaits += s.lockWaits; t.repairs += s.repairs;
+  t.evictedLive += s.evictedLive; t.evictedHigh += s.evictedHigh; t.lockRecoveries += s.lockRecoveries; t.lockWaits += s.lockWaits; t.repairs += s.repairs;
 }

@@ -62,7 +62,7 @@ export const P_C_LEN_OFF = 48; //           u32 move journal: length (0 = no mov
 export const P_C_DONE_OFF = 52; //          u32 move journal: bytes already copied
 export const P_VERSION_OFF = 56; //         u32 last version handed out in this page
 // Float64 counters (exact integers up to 2^53).
-export const P_TICK_OFF = 64; //            reserved (format 1: page access clock), 0
+export const P_EVICTED_HIGH_OFF = 64; //    evictions of live 'high' priority items (format 1: page access clock)
 export const P_HITS_OFF = 72;
 export const P_MISSES_OFF = 80;
 export const P_SETS_OFF = 88;
@@ -96,7 +96,7 @@ export const P_C_DST_IDX = P_C_DST_OFF >> 2;
 export const P_C_LEN_IDX = P_C_LEN_OFF >> 2;
 export const P_C_DONE_IDX = P_C_DONE_OFF >> 2;
 export const P_VERSION_IDX = P_VERSION_OFF >> 2;
-export const P_TICK_IDX = P_TICK_OFF >> 3;
+export const P_EVICTED_HIGH_IDX = P_EVICTED_HIGH_OFF >> 3;
 export const P_HITS_IDX = P_HITS_OFF >> 3;
 export const P_MISSES_IDX = P_MISSES_OFF >> 3;
 export const P_SETS_IDX = P_SETS_OFF >> 3;

@@ -12,7 +12,7 @@ import {
   FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
   I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
-  P_FREE_IDX, P_HITS_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
+  P_FREE_IDX, P_EVICTED_HIGH_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
 } from './layout.js';
 import { alignItem, type Pages } from './pages.js';
 import { TYPE_MAX } from './serializer.js';
@@ -37,7 +37,7 @@ function itemIsWhole(pages: Pages, s: Segment, b: number, off: number, maxKeyByt
   const natural = ITEM_HEADER_SIZE + klen + vlen;
   if (natural > len || len - alignItem(natural) >= 2 * ITEM_HEADER_SIZE) return false;
   const type = s.buf[a + I_TYPE_OFF];
-  if (type < 1 || type > TYPE_MAX || s.buf[a + I_PRIORITY_OFF] > 1) return false;
+  if (type < 1 || type > TYPE_MAX || s.buf[a + I_PRIORITY_OFF] > 2) return false;
   // Expiry and access clock are outside the checksum (they change in place): they must be plain numbers.
   const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
   const tick = s.f64[(a + I_TICK_OFF) >> 3];
@@ -114,7 +114,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   }
   if (occupied !== live || u32[h + P_COUNT_IDX] !== live) problems.push(`counts disagree (slots ${occupied}, header ${u32[h + P_COUNT_IDX]}, items ${live})`);
   if (u32[h + P_LIVE_BYTES_IDX] !== liveBytes || u32[h + P_DEAD_BYTES_IDX] !== deadBytes) problems.push('byte counts disagree');
-  for (let i = P_HITS_IDX; i <= P_REPAIRS_IDX; i++) {
+  for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) {
     const v = s.f64[(b >> 3) + i];
     if (!Number.isSafeInteger(v) || v < 0) {
       problems.push('counter out of range');
@@ -277,7 +277,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   }
   recount(pages, s, b);
   const f = b >> 3;
-  for (let i = P_HITS_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
+  for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
   s.f64[f + P_REPAIRS_IDX]++;
   s.f64[f + P_R_REPAIRED_IDX] += dropped;
   u32[h + P_C_LEN_IDX] = 0;

@@ -11,8 +11,12 @@ export type EvictionPolicy = 'lru' | 'none';
 /** Why an entry left the cache. */
 export type RemovalReason = 'expired' | 'evicted' | 'deleted' | 'cleared' | 'repaired';
 
-/** Eviction priority class: `'low'` entries are evicted before any `'normal'` one in the same page. */
-export type Priority = 'low' | 'normal';
+/**
+ * Eviction priority. A full page evicts its 'low' entries first, then 'normal', then 'high' ones,
+ * each by least recent use. 'high' is for small entries that other entries depend on (a user's
+ * list of sessions): they go only when nothing else in their page is left to evict.
+ */
+export type Priority = 'low' | 'normal' | 'high';
 
 /** What the removal hook receives for every entry that leaves the cache. */
 export interface RemovalEvent {
@@ -135,6 +139,8 @@ export interface CounterStats {
   removals: Record<RemovalReason, number>;
   /** Evictions of entries that had not expired yet. */
   evictedLive: number;
+  /** Of those, evictions of 'high' priority entries (a page held nothing else to evict). */
+  evictedHigh: number;
   /** Locks taken over from dead owners. */
   lockRecoveries: number;
   /** Lock acquisitions that had to wait. */

@@ -110,6 +110,33 @@ describe('eviction when a page is full (policy lru)', () => {
     expect(cache.inspect([...low].at(-1)!)?.priority).toBe('low');
   });
 
+  it("evicts 'high' priority entries only when nothing else in the page is left, and counts it", () => {
+    const cache = open();
+    const high: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      cache.set(`high${i}`, KB(i), { priority: 'high' });
+      high.push(`high${i}`);
+    }
+    // Older high entries, then low and normal ones until the page overflows many times over.
+    for (let j = 0; j < 200; j++) cache.set(`n${j}`, KB(j), { priority: j % 2 === 0 ? 'low' : 'normal' });
+    expect(events.length).toBeGreaterThan(100);
+    for (const e of events) expect(high, `${e.key} evicted while it was high priority`).not.toContain(e.key);
+    for (const k of high) expect(cache.inspect(k)?.priority).toBe('high');
+    expect(cache.stats().evictedHigh).toBe(0);
+
+    // A page of nothing but high entries evicts them, least recently used first, and counts it.
+    events = [];
+    cache.get(high[0]);
+    for (let j = 0; events.filter((e) => high.includes(e.key)).length < 3; j++) {
+      expect(j, 'high entries were never evicted').toBeLessThan(500);
+      cache.set(`h${j}`, KB(j), { priority: 'high' });
+    }
+    const gone = events.map((e) => e.key).filter((k) => high.includes(k));
+    expect(gone).toEqual(high.slice(1, 4));
+    expect(cache.stats().evictedHigh).toBeGreaterThanOrEqual(3);
+    expect(cache.stats().evictedHigh).toBeLessThanOrEqual(cache.stats().evictedLive);
+  });
+
   it.each([
     ['~1 KB entries', (i: number) => KB(i)],
     ['~100 byte entries', (i: number) => `${i}:`.padEnd(100, 's')],
