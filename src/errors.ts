@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   SESSMAP_ERR_IO: 'A system call on the cache file failed.',
   SESSMAP_ERR_INVALID_SESSION_ID: 'A session id is not 16 to 128 characters of A-Z, a-z, 0-9, - and _.',
   SESSMAP_ERR_VERSION_CONFLICT: 'A write with ifVersion found another version of the session (or none).',
+  SESSMAP_ERR_SESSION_GONE: 'A write with ifExists found no session: it was destroyed, expired or evicted since it was read.',
   SESSMAP_ERR_NOT_PRIMARY: 'setupPrimary was called in a process that is not the cluster primary.',
   SESSMAP_ERR_NO_PRIMARY: 'attachWorker found no session service set up by a primary and was given no path.',
 } as const;

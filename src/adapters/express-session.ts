@@ -14,7 +14,7 @@ import type * as TE from 'typed-emitter';
 
 type TypedEmitter<E extends TE.EventMap> = TE.default<E>;
 import { isValidSessionId } from './ids.js';
-import { resolveStore, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
+import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
 import type { SessionData as StoreData, SessionStore } from './types.js';
 
 type Callback<T = void> = (err?: unknown, result?: T) => void;
@@ -33,6 +33,8 @@ export class SessmapStore extends TypedStore {
   readonly ready: Promise<SessionStore>;
   #store: SessionStore | undefined;
   readonly #defaultTtl: number | undefined;
+  /** The Session objects express-session built from what this store read (see createSession). */
+  readonly #read = new WeakSet<object>();
 
   constructor(options: AdapterOptions = {}) {
     super();
@@ -59,10 +61,23 @@ export class SessmapStore extends TypedStore {
     }, cb);
   };
 
+  /**
+   * express-session turns every session this store hands out into its Session object here, and
+   * later saves that same object with `set`: remembering it tells a save of a session that was read
+   * (which must not recreate it if it was destroyed meanwhile) from the first save of a new one.
+   */
+  override createSession(req: Parameters<session.Store['createSession']>[0], data: session.SessionData): ReturnType<session.Store['createSession']> {
+    const s = super.createSession(req, data);
+    this.#read.add(s);
+    return s;
+  }
+
   override set = (sid: string, sess: session.SessionData, cb?: Callback): void => {
     this.#run(async (s) => {
       // Serialized by the store (Cookie's toJSON included); no copy needed here.
-      await s.setSession(sid, sess as unknown as StoreData, { ttl: ttlFromCookie(sess.cookie, this.#defaultTtl) });
+      const options = { ttl: ttlFromCookie(sess.cookie, this.#defaultTtl) };
+      if (this.#read.has(sess)) await saveReadSession(s, sid, sess as unknown as StoreData, options);
+      else await s.setSession(sid, sess as unknown as StoreData, options);
     }, cb);
   };
 

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isValidSessionId } from './ids.js';
-import { resolveStore, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
+import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
 import type { SessionStore } from './types.js';
 
 /** Field carrying the digest of the data as read; never stored. */
@@ -65,7 +65,9 @@ export class SessmapFastifyStore {
         await s.updateSession(sessionId, (cur) => ({ ...cur, cookie: data.cookie }), ttl === undefined ? {} : { ttl });
         return;
       }
-      await s.setSession(sessionId, data, ttl === undefined ? {} : { ttl });
+      // Read by this store (marked) and changed: saved only if it still exists.
+      if (typeof mark === 'string') await saveReadSession(s, sessionId, data, ttl === undefined ? {} : { ttl });
+      else await s.setSession(sessionId, data, ttl === undefined ? {} : { ttl });
     }, callback);
   }
 

@@ -13,7 +13,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { isValidSessionId } from './ids.js';
-import { resolveStore, validateAdapterOptions, type AdapterOptions } from './resolve.js';
+import { resolveStore, saveReadSession, validateAdapterOptions, type AdapterOptions } from './resolve.js';
 import type { SessionStore } from './types.js';
 
 type KoaSessionJson = Record<string, unknown> & { _expire?: number; _maxAge?: number; _session?: boolean };
@@ -60,6 +60,9 @@ export class SessmapKoaStore {
         await store.touchSession(key, touch);
         return;
       }
+      // Changed by a request that read it: saved only if it still exists (a logout meanwhile stays).
+      await saveReadSession(store, key, data, touch);
+      return;
     } else if (opts.changed === false) {
       // A save not caused by a change, from a request that did not read through this store: compare with what is stored.
       const cur = await store.getSession(key);

@@ -3,12 +3,25 @@
  * of a primary that ran setupPrimary), else a file of its own (a single process, worker_threads,
  * or unrelated processes sharing `path`).
  */
-import { sessmapError } from '../errors.js';
+import { isSessmapError, sessmapError } from '../errors.js';
 import { validateTimeout } from '../core/options.js';
 import { attachWorker } from '../cluster/worker.js';
 import { openSessionStore } from '../cluster/standalone.js';
 import { CONFIG_ENV, type SessionServiceOptions } from '../cluster/options.js';
-import type { SessionStore } from './types.js';
+import type { SessionData, SessionStore, SessionWriteOptions } from './types.js';
+
+/**
+ * Saves a session the request read. If it is gone since (a logout in another request, "log out
+ * everywhere", expiry), nothing is written and the save counts as done: writing it back would
+ * undo the logout.
+ */
+export async function saveReadSession(store: SessionStore, id: string, data: SessionData, options: Omit<SessionWriteOptions, 'ifExists'>): Promise<void> {
+  try {
+    await store.setSession(id, data, { ...options, ifExists: true });
+  } catch (err) {
+    if (!isSessmapError(err, 'SESSMAP_ERR_SESSION_GONE')) throw err;
+  }
+}
 
 export interface AdapterOptions extends SessionServiceOptions {
   /** A store to use (from attachWorker, openSessionStore, or another backend). */

@@ -101,7 +101,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     return this.#write(id, data, options, false);
   }
 
-  async createSession(data: D, options: Omit<SessionWriteOptions, 'ifVersion'> = {}): Promise<SessionRecord<D>> {
+  async createSession(data: D, options: Omit<SessionWriteOptions, 'ifVersion' | 'ifExists'> = {}): Promise<SessionRecord<D>> {
     return this.#write(newSessionId(), data, options, true);
   }
 
@@ -112,6 +112,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     let next: StoredSession | undefined;
     const { before, expiresAt } = await this.#backend.modify(id, now, (cur) => {
       if (mustBeNew && cur !== undefined) throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', 'a freshly generated session id is already in use');
+      if (options.ifExists === true && cur === undefined) throw sessmapError('SESSMAP_ERR_SESSION_GONE', 'the session was destroyed, expired or evicted since it was read; nothing was written');
       if (options.ifVersion !== undefined && (cur === undefined || cur.v !== options.ifVersion)) {
         throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', `session is at version ${cur?.v ?? 'none'}, not ${options.ifVersion}`, { expected: options.ifVersion, actual: cur?.v });
       }
@@ -167,7 +168,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     return true;
   }
 
-  async updateSession(id: string, fn: (data: D) => D | undefined, options: Omit<SessionWriteOptions, 'ifVersion'> = {}): Promise<SessionRecord<D> | undefined> {
+  async updateSession(id: string, fn: (data: D) => D | undefined, options: Omit<SessionWriteOptions, 'ifVersion' | 'ifExists'> = {}): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
     const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);

@@ -27,6 +27,12 @@ export interface SessionWriteOptions {
   /** Refuse the write with SESSMAP_ERR_VERSION_CONFLICT unless the stored version is this one. */
   ifVersion?: number;
   /**
+   * Write only over a stored session: when it is gone (destroyed, expired or evicted since the
+   * caller read it), write nothing and fail with SESSMAP_ERR_SESSION_GONE. For saving a session a
+   * request read, so that a logout while the request ran is not undone by its save.
+   */
+  ifExists?: boolean;
+  /**
    * The user the session belongs to, for the per-user index and eviction protection. `null`
    * detaches it from its user. Default: kept from the stored session, or `userIdOf(data)`.
    */
@@ -42,12 +48,12 @@ export interface SessionStore<D = SessionData> {
   /** Creates or replaces a session's data; keeps its createdAt and absolute deadline. */
   setSession(id: string, data: D, options?: SessionWriteOptions): Promise<SessionRecord<D>>;
   /** A new session with a fresh id of 192 random bits. */
-  createSession(data: D, options?: Omit<SessionWriteOptions, 'ifVersion'>): Promise<SessionRecord<D>>;
+  createSession(data: D, options?: Omit<SessionWriteOptions, 'ifVersion' | 'ifExists'>): Promise<SessionRecord<D>>;
   /** Slides the idle deadline (never past the absolute one) without rewriting the data. */
   touchSession(id: string, options?: { ttl?: number }): Promise<boolean>;
   destroySession(id: string): Promise<boolean>;
   /** Read-modify-write under the lock; `fn` returning undefined destroys the session. Undefined when absent. */
-  updateSession(id: string, fn: (data: D) => D | undefined, options?: Omit<SessionWriteOptions, 'ifVersion'>): Promise<SessionRecord<D> | undefined>;
+  updateSession(id: string, fn: (data: D) => D | undefined, options?: Omit<SessionWriteOptions, 'ifVersion' | 'ifExists'>): Promise<SessionRecord<D> | undefined>;
   /** Moves the data to a new id; the old id is gone everywhere at once. Undefined when absent. */
   regenerateSession(id: string): Promise<SessionRecord<D> | undefined>;
   sessionsOf(userId: string): Promise<SessionRecord<D>[]>;
