@@ -33,6 +33,7 @@ const NOT_READY_WAIT_MS = 2000;
 /** Opens an existing file: checks ownership and header, waits (bounded) for a creator to finish, maps it. */
 export function attachExisting(file: string, segmentBytes?: number): Attachment {
   const deadline = Date.now() + NOT_READY_WAIT_MS;
+  let rereads = 0;
   for (;;) {
     const fd = openSecure(file);
     try {
@@ -46,6 +47,13 @@ export function attachExisting(file: string, segmentBytes?: number): Attachment 
           continue;
         }
         if (isBlankHeader(fd)) throw sessmapError('SESSMAP_ERR_FILE_NOT_READY', `cache file ${file} has no header yet (its creator is still initialising it, or died doing so)`, { path: file });
+        // The creator writes the header with one pwrite, but a read racing it can see part of it
+        // (tmpfs readers do not wait for a writer's copy): read it again, twice, 5 ms apart, before
+        // calling it foreign or corrupt.
+        if (rereads++ < 2) {
+          sleepMs(5);
+          continue;
+        }
         throw err;
       }
       const header = mapHeader(fd, file);
