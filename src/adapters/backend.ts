@@ -43,8 +43,11 @@ export interface SessionBackend {
    * Resolves to what `fn` saw and the expiry the session has afterwards.
    */
   modify(id: string, now: number, fn: (current: StoredSession | undefined) => StoredSession | undefined | typeof KEEP): Promise<{ before: StoredSession | undefined; expiresAt: number }>;
-  /** Sets a session's expiry (ms since the epoch) without rewriting it; false if absent. */
-  extend(id: string, expiresAt: number): Promise<boolean>;
+  /**
+   * Sets a session's expiry (ms since the epoch) without rewriting it; false if absent. When the
+   * stored expiry is already within `slack` ms of it, nothing is written (true).
+   */
+  extend(id: string, expiresAt: number, slack?: number): Promise<boolean>;
   indexAdd(userId: string, id: string): Promise<void>;
   indexRemove(userId: string, id: string): Promise<void>;
   indexList(userId: string): Promise<string[]>;

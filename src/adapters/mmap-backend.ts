@@ -49,8 +49,16 @@ export class MmapBackend implements SessionBackend {
     return { before: seen, expiresAt };
   }
 
-  async extend(id: string, expiresAt: number): Promise<boolean> {
-    return this.cache.expireAt(`s:${id}`, expiresAt);
+  async extend(id: string, expiresAt: number, slack = 0): Promise<boolean> {
+    const key = `s:${id}`;
+    if (slack > 0) {
+      // A lock-free look first: a session touched by request after request needs no write (and
+      // no page lock, which every worker would otherwise take for the same hot session).
+      const info = this.cache.inspect(key);
+      if (info === undefined) return false;
+      if (Math.abs(info.expiresAt - expiresAt) <= slack) return true;
+    }
+    return this.cache.expireAt(key, expiresAt);
   }
 
   async indexAdd(userId: string, id: string): Promise<void> {

@@ -709,7 +709,11 @@ export class SharedCache<V = unknown> {
     }
   }
 
-  /** Runs `fn` with the key's live item offset (-1 when absent) under the lock, without changing recency. */
+  /**
+   * Runs `fn` with the key's live item address (-1 when absent), without changing recency: like a
+   * get, without the lock (a seqlock read; `fn` only reads, and its result is dropped if the page
+   * changed meanwhile), else under it.
+   */
   #peek(key: string, fn: (s: Segment, a: number) => unknown): unknown {
     this.#enter();
     const pages = this.#pages;
@@ -718,6 +722,26 @@ export class SharedCache<V = unknown> {
     const p = pages.pageOf(h);
     const s = this.#segs[pages.segOf[p]];
     const b = pages.baseOf[p];
+    if (this.#validated[p] === 1 && !this.#verifyReads) {
+      const seqIdx = (b >> 2) + P_DIRTY_IDX;
+      const seq = Atomics.load(s.i32, seqIdx);
+      if ((seq & 1) === 0) {
+        const si = pages.findSlot(s, b, h, klen);
+        let a = -1;
+        if (si >= 0) {
+          const off = pages.slotOffset(s, b, si);
+          if (off + ITEM_HEADER_SIZE <= pages.pageSize) {
+            a = b + off;
+            const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+            if (exp !== 0 && exp <= this.#clock()) a = -1;
+          } else a = -2;
+        }
+        if (a !== -2) {
+          const r = fn(s, a);
+          if (Atomics.load(s.i32, seqIdx) === seq) return r;
+        }
+      }
+    }
     this.#lock(p, s, b);
     try {
       const si = pages.findSlot(s, b, h, klen);

@@ -80,3 +80,31 @@ describe('the per-user session index', () => {
     expect((await sessions.sessionsOf('regular')).map((r) => r.id)).toEqual([last.id]);
   });
 });
+
+describe('touchSession', () => {
+  const tmp = useTmpDir();
+
+  it('leaves the deadline where it is when it would move it by under min(1 s, 1% of the idle timeout), and moves it otherwise', async () => {
+    const clock = manualClock();
+    const store = await openSessionStore({ path: tmp.path('touch.smap'), clock: clock.fn, idleTimeout: 60_000 });
+    try {
+      const r = await store.createSession({ n: 1 });
+      const t0 = clock.now();
+      expect(r.expiresAt).toBe(t0 + 60_000);
+      clock.advance(400); // under the slack (600 ms): no write
+      expect(await store.touchSession(r.id)).toBe(true);
+      expect((await store.getSession(r.id))!.expiresAt).toBe(t0 + 60_000);
+      clock.advance(400); // now 800 ms past the last write: moved
+      expect(await store.touchSession(r.id)).toBe(true);
+      expect((await store.getSession(r.id))!.expiresAt).toBe(t0 + 800 + 60_000);
+      // A shorter TTL always takes effect (the deadline is never left later than asked).
+      expect(await store.touchSession(r.id, { ttl: 10_000 })).toBe(true);
+      expect((await store.getSession(r.id))!.expiresAt).toBe(t0 + 800 + 10_000);
+      // Gone is gone: false, with or without the slack.
+      await store.destroySession(r.id);
+      expect(await store.touchSession(r.id)).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});

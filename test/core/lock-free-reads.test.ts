@@ -31,6 +31,11 @@ describe('reads while another process holds the page lock', () => {
         expect(cache.get('older')).toBe('o');
         expect(cache.get('absent')).toBeUndefined();
       }
+      // So do has / ttl / inspect (which never count as a use).
+      expect(cache.has('older')).toBe(true);
+      expect(cache.has('absent')).toBe(false);
+      expect(cache.ttl('older')).toBe(Infinity);
+      expect(cache.inspect('recent')).toMatchObject({ expiresAt: Infinity, priority: 'normal', size: 3 });
       expect(cache.stats().hits - hitsBefore, 'lock-free hits are counted').toBe(200);
       expect(cache.stats().misses - missesBefore, 'lock-free misses are counted').toBe(100);
       expect(cache.stats().lockRecoveries).toBe(0);
