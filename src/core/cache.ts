@@ -48,8 +48,9 @@ const READ_COUNTS_INTERVAL = 1_000;
 /** A page's lock-free counters (u32) are moved into its f64 counters once past this. */
 const READ_COUNTS_DRAIN = 0x40000000;
 
-/** This thread's open handles: stats() adds every handle's pending read counts first. */
+/** This thread's open handles: stats() adds every handle's pending read counts first, and so does exit. */
 const openHandles = new Set<SharedCache<any>>();
+let exitHook = false;
 
 export class SharedCache<V = unknown> {
   /** The file this handle is attached to. */
@@ -120,6 +121,11 @@ export class SharedCache<V = unknown> {
     this.#readHits = new Uint32Array(info.pageCount);
     this.#readMisses = new Uint32Array(info.pageCount);
     openHandles.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      // A process that ends without closing its handles still adds its read counts to the file.
+      process.once('exit', SharedCache.#flushAllReadCounts);
+    }
     this.#secret = info.seed.subarray(8);
     INTERNALS.set(this, {
       checkPage: (p) => this.#withPageLock(p, (s, b) => checkPage(this.#pages, s, b, this.#maxKeyBytes), false),
@@ -139,10 +145,15 @@ export class SharedCache<V = unknown> {
     const p = pages.pageOf(h);
     const s = this.#segs[pages.segOf[p]];
     const b = pages.baseOf[p];
-    // Read without the lock when the page is known sound; the locked path handles the rest.
+    // Read without the lock when the page is known sound; the locked path handles the rest. A
+    // write under way on the page makes the read try again (a few microseconds' worth of tries)
+    // rather than queue for the lock behind the writer.
     if (this.#validated[p] === 1 && !this.#verifyReads) {
-      const r = this.#getOptimistic(p, s, b, h, klen);
-      if (r !== RETRY) return r as V | undefined;
+      for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+        const r = this.#getOptimistic(p, s, b, h, klen);
+        if (r === LOCKED) break;
+        if (r !== RETRY) return r as V | undefined;
+      }
     }
     this.#lock(p, s, b);
     let raw: string | Buffer;
@@ -184,8 +195,9 @@ export class SharedCache<V = unknown> {
   /**
    * A read without the lock, validated by the page's change sequence (a seqlock): readers never
    * wait for each other or write shared state but the entry's access tick, and a writer only
-   * makes them retry. Anything unusual (a change under way, an expired entry to remove, odd
-   * lengths) returns RETRY and the caller takes the locked path. The access tick is stored after
+   * makes them retry. A change under way (or made meanwhile) returns RETRY; what needs the lock
+   * (an expired entry to remove, lengths or types that are wrong on a page that did not change)
+   * returns LOCKED. The access tick is stored after
    * the value was validated; if a writer rearranged the slot table in between, the store lands
    * on another slot's tick, which can only misorder recency (never data): see docs/file-format.md.
    */
@@ -206,12 +218,12 @@ export class SharedCache<V = unknown> {
     const a = b + off;
     const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
     const start = a + ITEM_HEADER_SIZE + klen;
-    if (vlen > this.maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return RETRY;
+    if (vlen > this.maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
     const now = this.#clock();
     const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
-    if (exp !== 0 && exp <= now) return RETRY;
+    if (exp !== 0 && exp <= now) return LOCKED;
     const type = s.buf[a + I_TYPE_OFF];
-    if (type < 1 || type > TYPE_MAX) return RETRY;
+    if (type < 1 || type > TYPE_MAX) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
     const raw = copyOut(s.buf, type, start, start + vlen);
     if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
     s.f64[pages.tickIdx(b, si)] = nextTick(now);
@@ -230,6 +242,10 @@ export class SharedCache<V = unknown> {
   #countRead(p: number, counts: Uint32Array): void {
     counts[p]++;
     if (++this.#readCounts >= READ_COUNTS_BATCH) this.#flushReadCounts();
+  }
+
+  static #flushAllReadCounts(): void {
+    for (const h of openHandles) if (!h.#closed && held.count === 0) h.#flushReadCounts();
   }
 
   #flushReadCounts(): void {
@@ -488,7 +504,7 @@ export class SharedCache<V = unknown> {
   /** Counters shared by every process, in total and per page. Read without locks. */
   stats(): CacheStats {
     this.#enter();
-    for (const h of openHandles) if (!h.#closed) h.#flushReadCounts();
+    SharedCache.#flushAllReadCounts();
     const pages = this.#pages;
     const per: PageStats[] = [];
     const total = emptyCounters();
@@ -724,22 +740,20 @@ export class SharedCache<V = unknown> {
     const b = pages.baseOf[p];
     if (this.#validated[p] === 1 && !this.#verifyReads) {
       const seqIdx = (b >> 2) + P_DIRTY_IDX;
-      const seq = Atomics.load(s.i32, seqIdx);
-      if ((seq & 1) === 0) {
+      for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+        const seq = Atomics.load(s.i32, seqIdx);
+        if ((seq & 1) !== 0) continue;
         const si = pages.findSlot(s, b, h, klen);
         let a = -1;
         if (si >= 0) {
           const off = pages.slotOffset(s, b, si);
-          if (off + ITEM_HEADER_SIZE <= pages.pageSize) {
-            a = b + off;
-            const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
-            if (exp !== 0 && exp <= this.#clock()) a = -1;
-          } else a = -2;
+          if (off + ITEM_HEADER_SIZE > pages.pageSize) continue;
+          a = b + off;
+          const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+          if (exp !== 0 && exp <= this.#clock()) a = -1;
         }
-        if (a !== -2) {
-          const r = fn(s, a);
-          if (Atomics.load(s.i32, seqIdx) === seq) return r;
-        }
+        const r = fn(s, a);
+        if (Atomics.load(s.i32, seqIdx) === seq) return r;
       }
     }
     this.#lock(p, s, b);
@@ -979,6 +993,9 @@ export class SharedCache<V = unknown> {
 
 /** From the lock-free read: take the locked path. */
 const RETRY: unique symbol = Symbol('retry');
+const LOCKED: unique symbol = Symbol('locked');
+/** Lock-free attempts of a get while writes keep changing its page, before it takes the lock. */
+const OPTIMISTIC_TRIES = 256;
 
 /** Returned by an update callback to leave the entry exactly as it is (nothing is written). */
 export const UNCHANGED: unique symbol = Symbol('sessmap.unchanged');

@@ -3,9 +3,10 @@ import { statSync } from 'node:fs';
 import { SharedCache } from '../../src/index.js';
 import type { CounterStats } from '../../src/core/types.js';
 import { manualClock } from '../helpers/clock.js';
+import { openChild, useChildCleanup } from '../helpers/child.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
-const COUNTERS = ['entries', 'bytesUsed', 'bytesFree', 'hits', 'misses', 'sets', 'evictedLive', 'lockRecoveries', 'lockWaits', 'repairs'] as const;
+const COUNTERS = ['entries', 'bytesUsed', 'bytesFree', 'hits', 'misses', 'sets', 'evictedLive', 'evictedHigh', 'lockRecoveries', 'lockWaits', 'repairs'] as const;
 const REASONS = ['expired', 'evicted', 'deleted', 'cleared', 'repaired'] as const;
 
 function sumOfPages(pages: CounterStats[], pick: (p: CounterStats) => number): number {
@@ -14,6 +15,7 @@ function sumOfPages(pages: CounterStats[], pick: (p: CounterStats) => number): n
 
 describe('stats()', () => {
   const tmp = useTmpDir();
+  useChildCleanup();
 
   it('reports the geometry and sums every per-page counter into the totals', () => {
     const clock = manualClock();
@@ -52,6 +54,24 @@ describe('stats()', () => {
       expect(s.lockRecoveries).toBe(0);
     } finally {
       c.close();
+    }
+  });
+
+  it("counts another process's lock-free hits and misses, also when it exits without closing its handle", async () => {
+    const path = tmp.path();
+    const cache = SharedCache.create(path, { pageCount: 2, pageSize: 65536 });
+    try {
+      cache.set('x', 1);
+      const before = cache.stats();
+      const child = await openChild(path);
+      for (let i = 0; i < 50; i++) expect(await child.callOk('get', 'x')).toBe(1);
+      for (let i = 0; i < 5; i++) expect(await child.callOk('get', `nope${i}`)).toBeUndefined();
+      await child.close(); // process.exit without cache.close()
+      const after = cache.stats();
+      expect(after.hits - before.hits).toBe(50);
+      expect(after.misses - before.misses).toBe(5);
+    } finally {
+      cache.close();
     }
   });
 
