@@ -337,6 +337,7 @@ export class SharedCache<V = unknown> {
   delete(key: string): boolean {
     return this.#mutate(key, (p, s, b, si, off) => {
       if (si < 0) return false;
+      beginChange(s.i32, b);
       this.#pages.report(s, b + off, p, 'deleted', undefined);
       this.#pages.removeItem(s, b, si, off);
       s.f64[(b >> 3) + P_R_DELETED_IDX]++;
@@ -416,6 +417,7 @@ export class SharedCache<V = unknown> {
       }
       if (next === undefined) {
         if (si >= 0) {
+          beginChange(s.i32, b);
           this.#pages.report(s, b + off, p, 'deleted', undefined);
           this.#pages.removeItem(s, b, si, off);
           s.f64[(b >> 3) + P_R_DELETED_IDX]++;
@@ -646,6 +648,7 @@ export class SharedCache<V = unknown> {
   #writeLocked(p: number, s: Segment, b: number, si: number, off: number, h: number, klen: number, enc: Encoded,
     vlen: number, expires: number, prio: number, now: number): void {
     const pages = this.#pages;
+    beginChange(s.i32, b);
     const need = alignItem(ITEM_HEADER_SIZE + klen + vlen);
     const at = pages.place(p, s, b, need, si < 0, si >= 0 ? off : -1, now);
     const tick = nextTick(now);
@@ -693,7 +696,9 @@ export class SharedCache<V = unknown> {
       try {
         if (FAULTS) fault('lock:held');
         const now = this.#clock();
-        beginChange(s.i32, b);
+        // The page is marked mid-change (its sequence made odd) only from the first store that
+        // changes it (#expire, #writeLocked, a removal): lock-free readers go on reading it while
+        // this call looks up the key, decodes the old value and runs an update callback.
         let si = pages.findSlot(s, b, h, kl);
         let off = si >= 0 ? pages.slotOffset(s, b, si) : 0;
         if (si >= 0) {
