@@ -15,7 +15,7 @@ import {
   P_R_EVICTED_IDX, P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX, beginChange, endChange,
   P_FAST_HITS_IDX, P_FAST_MISSES_IDX,
 } from './layout.js';
-import { OWNER_ID, held, isProcessAlive, ownerIdOf, ownerPid, sleep } from './lock.js';
+import { OWNER_ID, THREAD_OWNERS, held, isOwnerAlive, ownerIdOf, ownerPid, ownerTag, sleep, threadTag } from './lock.js';
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
 import { PageDamaged, Pages, alignItem, nextTick, type PendingRemoval } from './pages.js';
 import { checkPage, repairPage } from './repair.js';
@@ -543,28 +543,32 @@ export class SharedCache<V = unknown> {
   }
 
   /**
-   * Takes over every page lock held by a process that no longer exists, repairing those pages.
-   * Returns how many locks were recovered. Waiters do this on their own; supervisors call it
+   * Takes over every page lock held by a process or thread that no longer exists, repairing those
+   * pages. Returns how many locks were recovered. Waiters do this on their own; supervisors call it
    * (or {@link recoverOwnerPid}) when they learn that a process died.
    */
   recoverDeadOwners(): number {
-    return this.#recoverWhere((owner) => ownerPid(owner) !== process.pid && !isProcessAlive(ownerPid(owner)));
+    return this.#recoverWhere((owner) => !isOwnerAlive(owner));
   }
 
-  /** Takes over every page lock held by any thread of process `pid`, which the caller knows is dead. */
+  /**
+   * Takes over every page lock held by process `pid`, which the caller knows is dead (even if the
+   * pid is in use again), and by any of its threads (or any other owner) that is gone.
+   */
   recoverOwnerPid(pid: number): number {
     if (pid === process.pid) return 0;
-    return this.#recoverWhere((owner) => ownerPid(owner) === pid);
+    return this.#recoverWhere((owner) => ownerPid(owner) === pid || !isOwnerAlive(owner));
   }
 
   /**
    * Takes over every page lock held by worker thread `threadId` of this process, which the caller
-   * knows has stopped (a Worker's 'exit' event). A terminated thread cannot be detected from its
-   * pid, so whoever owns the Worker object reports its end.
+   * knows has stopped (a Worker's 'exit' event). On Linux waiters find a terminated thread dead by
+   * themselves (owners are OS thread ids); elsewhere its end can only be reported.
    */
   recoverThread(threadId: number): number {
+    if (threadTag(threadId) === ownerTag(OWNER_ID)) return 0;
+    if (THREAD_OWNERS) return this.#recoverWhere((o) => ownerTag(o) === threadTag(threadId) && !isOwnerAlive(o));
     const owner = ownerIdOf(process.pid, threadId);
-    if (owner === OWNER_ID) return 0;
     return this.#recoverWhere((o) => o === owner);
   }
 
@@ -835,7 +839,7 @@ export class SharedCache<V = unknown> {
   #lockIsFree(p: number): boolean {
     const s = this.#segs[this.#pages.segOf[p]];
     const owner = Atomics.load(s.i32, (this.#pages.baseOf[p] >> 2) + P_LOCK_IDX);
-    return owner === 0 || (ownerPid(owner) !== process.pid && !isProcessAlive(ownerPid(owner)));
+    return owner === 0 || !isOwnerAlive(owner);
   }
 
   #withPageLock<R>(p: number, fn: (s: Segment, b: number) => R, validate = true): R {
@@ -901,14 +905,13 @@ export class SharedCache<V = unknown> {
       const owner = Atomics.load(i32, idx);
       if (owner !== 0 && now >= nextCheck) {
         nextCheck = now + 5;
-        const pid = ownerPid(owner);
-        if (pid !== process.pid && !isProcessAlive(pid) && Atomics.compareExchange(i32, idx, owner, OWNER_ID) === owner) {
+        if (!isOwnerAlive(owner) && Atomics.compareExchange(i32, idx, owner, OWNER_ID) === owner) {
           this.#recovered(p, s, b, owner);
           return;
         }
       }
       if (now - start >= this.#lockTimeout) {
-        throw sessmapError('SESSMAP_ERR_LOCK_TIMEOUT', `page ${p} of ${this.path} stayed locked for ${this.#lockTimeout} ms by live process ${ownerPid(owner)}`, { page: p, owner, pid: ownerPid(owner), lockTimeout: this.#lockTimeout });
+        throw sessmapError('SESSMAP_ERR_LOCK_TIMEOUT', `page ${p} of ${this.path} stayed locked for ${this.#lockTimeout} ms by live ${THREAD_OWNERS ? 'thread' : 'process'} ${ownerPid(owner)}`, { page: p, owner, pid: ownerPid(owner), lockTimeout: this.#lockTimeout });
       }
       // Holders keep a lock for microseconds: wake often at first; back off to 1 ms only for a
       // holder that is stuck (or dead, until the liveness check finds out).
