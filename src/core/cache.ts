@@ -197,9 +197,9 @@ export class SharedCache<V = unknown> {
    * wait for each other or write shared state but the entry's access tick, and a writer only
    * makes them retry. A change under way (or made meanwhile) returns RETRY; what needs the lock
    * (an expired entry to remove, lengths or types that are wrong on a page that did not change)
-   * returns LOCKED. The access tick is stored after
-   * the value was validated; if a writer rearranged the slot table in between, the store lands
-   * on another slot's tick, which can only misorder recency (never data): see docs/file-format.md.
+   * returns LOCKED. The access tick is stored after the value was validated; if a writer
+   * rearranged the slot table in between, the store lands on another slot's tick, which can only
+   * misorder recency (never data): see docs/file-format.md.
    */
   #getOptimistic(p: number, s: Segment, b: number, h: number, klen: number): unknown {
     const pages = this.#pages;
@@ -237,7 +237,8 @@ export class SharedCache<V = unknown> {
   /**
    * Counts a lock-free hit or miss in this handle. An atomic add to the page per read would cost
    * a locked instruction on a shared cache line, about what the lock costs; so counts collect here
-   * and reach the file every 65,536 reads, every second (on the next hit), on stats() and on close().
+   * and reach the file every 65,536 reads, every second (on the next hit), on stats(), on close()
+   * and when the thread exits.
    */
   #countRead(p: number, counts: Uint32Array): void {
     counts[p]++;
@@ -270,7 +271,7 @@ export class SharedCache<V = unknown> {
     }
   }
 
-  /** Like get, with the entry's absolute expiry (Infinity when none), read under the same lock. */
+  /** Like get, with the entry's absolute expiry (Infinity when none), from the same read. */
   getEntry(key: string): { value: V; expiresAt: number } | undefined {
     const value = this.get(key);
     if (value === undefined) return undefined;
