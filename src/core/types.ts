@@ -185,8 +185,9 @@ export interface EntryInfo {
 /** Reported when a lock held by a dead process was taken over. */
 export interface LockRecoveryEvent {
   readonly page: number;
-  /** The dead holder's owner id (pid in the low 22 bits, thread tag above). */
+  /** The dead holder's owner id (its OS thread id on Linux, else its pid, in the low 22 bits; thread tag above). */
   readonly owner: number;
+  /** The dead holder's pid; for a worker thread on Linux, its OS thread id. */
   readonly pid: number;
 }
 

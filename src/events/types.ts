@@ -33,7 +33,7 @@ export interface SessionEvents {
   evicted: [SessionRef & { readonly ttlLeft: number; readonly live: boolean }];
   /** A damaged or half-written page was rebuilt; `dropped` entries were lost. */
   repaired: [EventBase & { readonly page: number; readonly dropped: number; readonly problems: readonly string[] }];
-  /** A lock held by a dead process was taken over. */
+  /** A lock held by a dead process (or terminated worker thread) was taken over; `deadPid` is its pid (a thread: its OS thread id). */
   lockRecovered: [EventBase & { readonly page: number; readonly deadPid: number }];
   workerAttached: [EventBase & { readonly workerId: number; readonly workerPid: number }];
   workerDetached: [EventBase & { readonly workerId: number; readonly workerPid: number; readonly code: number | null; readonly signal: string | null; readonly locksRecovered: number }];
