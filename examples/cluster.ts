@@ -13,25 +13,15 @@
 import cluster from 'node:cluster';
 import http from 'node:http';
 import pino from 'pino';
-import { attachWorker, isSessmapError, isValidSessionId, setupPrimary, type PrimaryHandle, type SessionStore, type SessionServiceOptions } from '../src/index.js';
+import { attachWorker, isValidSessionId, type SessionStore } from '../src/index.js';
+import { setupDemoPrimary } from './demo-primary.js';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const WORKERS = 2;
 
 if (cluster.isPrimary) {
   const logger = pino({ level: 'info', transport: undefined });
-  const options: SessionServiceOptions = { maxSessions: 10_000, averageSessionBytes: 512, idleTimeout: 15 * 60_000, logger };
-  let service: PrimaryHandle;
-  try {
-    service = setupPrimary(options);
-  } catch (err) {
-    // The default file was left by a sessmap with another file format. Nothing attached to it
-    // here yet, and sessions are a cache: this demo starts it afresh. (An app deciding this for
-    // itself should know that no process of the old version still uses the file.)
-    if (!isSessmapError(err, 'SESSMAP_ERR_FILE_VERSION')) throw err;
-    console.log(`[primary] ${err.message}: reinitialising it`);
-    service = setupPrimary({ ...options, ifExists: 'reinit' });
-  }
+  const service = setupDemoPrimary({ maxSessions: 10_000, averageSessionBytes: 512, idleTimeout: 15 * 60_000, logger });
   for (const name of ['created', 'updated', 'destroyed', 'regenerated', 'expired', 'evicted', 'lockRecovered', 'capacity'] as const) {
     service.events.on(name, (e: object) => console.log(`[primary] event ${name}`, JSON.stringify(e)));
   }
