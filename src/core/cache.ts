@@ -19,7 +19,7 @@ import { OWNER_ID, THREAD_OWNERS, held, isOwnerAlive, ownerIdOf, ownerPid, owner
 import { maxItemBytesOf, normaliseHandleOptions, validateTtl, validateEnum, type HandleOptions } from './options.js';
 import { PageDamaged, Pages, alignItem, nextTick, type PendingRemoval } from './pages.js';
 import { checkPage, repairPage } from './repair.js';
-import { TYPE_JSON, TYPE_JSON_ASCII, TYPE_MAX, TYPE_OF, copyOut, decode, encode, encodedLength, type Encoded } from './serializer.js';
+import { TYPE_MAX, TYPE_OF, copyOut, decode, encode, encodedLength, typeOfEncoded, type Encoded } from './serializer.js';
 import { crc32 } from 'node:zlib';
 import { createHmac } from 'node:crypto';
 import type {
@@ -657,7 +657,7 @@ export class SharedCache<V = unknown> {
     const need = alignItem(ITEM_HEADER_SIZE + klen + vlen);
     const at = pages.place(p, s, b, need, si < 0, si >= 0 ? off : -1, now);
     const tick = nextTick(now);
-    const type = this.#type === TYPE_JSON && vlen === enc.length ? TYPE_JSON_ASCII : this.#type;
+    const type = typeOfEncoded(this.#type, enc, vlen);
     pages.writeItem(s, b, at, need, h, klen, enc, vlen, type, expires, prio, now, tick);
     this.#lastExpiry = expires;
     s.u32[(b + at + I_FLAGS_OFF) >> 2] = FLAG_LIVE;

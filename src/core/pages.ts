@@ -485,7 +485,7 @@ export class Pages {
       else buf.set(value.subarray(0, vlen >> 1), vstart);
       fault('write:partial');
     }
-    writeEncoded(buf, vstart, value, vlen);
+    writeEncoded(buf, vstart, value, vlen, type);
     u32[(a + I_CRC_OFF) >> 2] = crc32(buf.subarray(a + I_CRC_START, vstart + vlen));
     const holeAt = this.holeAt;
     if (holeAt === 0) {

@@ -53,11 +53,16 @@ export function encodedLength(e: Encoded): number {
   return typeof e === 'string' ? Buffer.byteLength(e, 'utf8') : e.byteLength;
 }
 
-/** Copies an encoded value into `buf` at `at`. */
-export function writeEncoded(buf: Buffer, at: number, e: Encoded, len: number): void {
+/** The item type of an encoded value: JSON text whose UTF-8 length is its length is all ASCII. */
+export function typeOfEncoded(serializerType: number, e: Encoded, len: number): number {
+  return serializerType === TYPE_JSON && len === e.length ? TYPE_JSON_ASCII : serializerType;
+}
+
+/** Copies an encoded value of item type `type` into `buf` at `at`. */
+export function writeEncoded(buf: Buffer, at: number, e: Encoded, len: number, type: number): void {
   if (typeof e !== 'string') buf.set(e, at);
-  // All ASCII (its UTF-8 length is its length): a plain one-byte copy, no UTF-8 encoder.
-  else if (len === e.length) (buf as unknown as Writable).latin1Write(e, at, len);
+  // All ASCII: a plain one-byte copy, no UTF-8 encoder.
+  else if (type === TYPE_JSON_ASCII) (buf as unknown as Writable).latin1Write(e, at, len);
   else (buf as unknown as Writable).utf8Write(e, at, len);
 }
 
