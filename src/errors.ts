@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   SESSMAP_ERR_SESSION_GONE: 'A write with ifExists found no session: it was destroyed, expired or evicted since it was read.',
   SESSMAP_ERR_NOT_PRIMARY: 'setupPrimary was called in a process that is not the cluster primary.',
   SESSMAP_ERR_NO_PRIMARY: 'attachWorker found no session service set up by a primary and was given no path.',
+  SESSMAP_ERR_NATIVE_BINDING: 'The native mmap binding (@riaskov/mmap-io) cannot be loaded: its build did not run or failed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { createRequire } from 'node:module';
 import { sessmapError, type SessmapError } from '../errors.js';
+import { loadBinding } from './binding.js';
 import {
   FORMAT_VERSION, HEADER_SIZE, H_CRC_OFF, H_CREATED_OFF, H_DEFAULT_TTL_OFF, H_EPOCH_IDX, H_FILE_SIZE_OFF, H_FLAGS_OFF,
   H_HEADER_SIZE_OFF, H_IMMUTABLE_END, H_MAGIC_OFF, H_MAX_KEY_OFF, H_PAGE_COUNT_OFF, H_PAGE_SIZE_OFF, H_SEED_LEN, H_SEED_OFF,
@@ -21,16 +21,6 @@ import {
 } from './layout.js';
 import { MAX_KEY_BYTES_LIMIT, MAX_PAGE_COUNT, MAX_PAGE_SIZE, MIN_PAGE_SIZE, dataStart, type FileGeometry, type SegmentPlan } from './options.js';
 import type { EvictionPolicy, SerializerName } from './types.js';
-
-type MmapBinding = {
-  map(size: number, protection: number, flags: number, fd: number, offset?: number): Buffer;
-  PROT_READ: number;
-  PROT_WRITE: number;
-  MAP_SHARED: number;
-};
-const require = createRequire(import.meta.url);
-const mmapModule = require('@riaskov/mmap-io') as MmapBinding | { default: MmapBinding };
-const mmap: MmapBinding = 'default' in mmapModule ? mmapModule.default : mmapModule;
 
 /** Everything the header says. */
 export interface HeaderInfo extends FileGeometry {
@@ -212,6 +202,7 @@ export function mapSegments(fd: number, file: string, plans: SegmentPlan[], page
 }
 
 function mapRange(fd: number, file: string, size: number, offset: number): Buffer {
+  const mmap = loadBinding(); // SESSMAP_ERR_NATIVE_BINDING, not an mmap failure: outside the try
   try {
     return mmap.map(size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, offset);
   } catch (err) {
