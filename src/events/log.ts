@@ -26,9 +26,13 @@ export const silentLogger: Logger = {
   error: noop,
 };
 
-/** A payload as a log line: the origin pid is renamed so it does not clash with pino's own `pid`. */
-function fields(e: { pid: number }): object {
-  return { ...e, pid: undefined, originPid: e.pid };
+/**
+ * A payload as a log line: the origin pid is renamed so it does not clash with pino's own `pid`,
+ * and the raw session id that `exposeIds` puts on events is left out: logs never carry one.
+ */
+function fields(e: { pid: number; id?: string }): object {
+  const { pid, id: _raw, ...rest } = e;
+  return { ...rest, originPid: pid };
 }
 
 export function logEvents(bus: EventBus, logger: Logger): void {
