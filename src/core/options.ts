@@ -158,12 +158,18 @@ export function computeGeometry(o: CreateOptions): FileGeometry {
   if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || pageSize % 4096 !== 0) {
     invalid('pageSize', `a multiple of 4096 from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE}`, o.pageSize ?? pageSize);
   }
-  let pageCount: number;
-  if (o.pageCount !== undefined) pageCount = validateInt('pageCount', o.pageCount, 1, MAX_PAGE_COUNT);
-  else {
-    pageCount = Math.floor((totalForDefault - HEADER_SIZE) / pageSize);
-    if (pageCount < 1) invalid('size', `at least ${HEADER_SIZE + pageSize} bytes (header + one page of ${pageSize})`, o.size);
+  // `size` is the most the file may take: the header plus as many whole pages as fit in it.
+  const fitting = Math.floor((totalForDefault - HEADER_SIZE) / pageSize);
+  if (fitting < 1 && (size !== undefined || o.pageCount === undefined)) {
+    invalid('size', `at least ${HEADER_SIZE + pageSize} bytes (header + one page of ${pageSize})`, o.size);
   }
+  let pageCount: number;
+  if (o.pageCount !== undefined) {
+    pageCount = validateInt('pageCount', o.pageCount, 1, MAX_PAGE_COUNT);
+    if (size !== undefined && pageCount > fitting) {
+      invalid('pageCount', `at most ${fitting} for size ${size} (the file, a ${HEADER_SIZE}-byte header and pageCount pages of ${pageSize} bytes, must fit in it); leave out size or pageCount`, o.pageCount);
+    }
+  } else pageCount = fitting;
   let slotsPerPage: number;
   if (o.slotsPerPage !== undefined) {
     slotsPerPage = validateInt('slotsPerPage', o.slotsPerPage, 8, 1 << 20);

@@ -40,8 +40,11 @@ export interface RemovalEvent {
 /** Options of {@link SharedCache.create}. `undefined` means the default; `0` is a real value. */
 export interface CreateOptions {
   /**
-   * Total file size in bytes, or a string with a `k`, `m` or `g` suffix (powers of 1024).
-   * Ignored when both `pageSize` and `pageCount` are given.
+   * The most the file may take, in bytes, or a string with a `k`, `m` or `g` suffix (powers of
+   * 1024). The file is the 4096-byte header plus as many whole pages as fit:
+   * `4096 + floor((size - 4096) / pageSize) * pageSize` bytes, never more than `size` and less by
+   * under one page (`'1m'` with 64 KiB pages: 15 pages, 987,136 bytes). With `pageCount` as well,
+   * those pages must fit in `size`. `geometry.fileSize` is the size of the file made.
    * @default '64m'
    */
   size?: number | string;
@@ -51,7 +54,7 @@ export interface CreateOptions {
    * @default chosen from `size`: 64 KiB up to 16 MiB total, 256 KiB above
    */
   pageSize?: number | string;
-  /** Number of pages (each has its own lock). @default size / pageSize */
+  /** Number of pages (each has its own lock). @default as many as fit in `size` */
   pageCount?: number;
   /**
    * Hash slots per page (a power of two). More slots allow more, smaller entries per page.
