@@ -79,8 +79,8 @@ export function isSessmapError(err: unknown, code?: ErrorCode): err is SessmapEr
 }
 
 /**
- * Rebuilds an error that crossed a process boundary as `{ code, message, name }`.
- * Unknown codes become a plain Error that keeps the message and name.
+ * Rebuilds an error that crossed a process boundary as `{ code, message, name, details }`.
+ * Unknown codes become a plain Error that keeps the message, name and code.
  */
 export function errorFromJSON(json: { code?: unknown; message?: unknown; name?: unknown; details?: unknown }): Error {
   const message = typeof json.message === 'string' ? json.message : 'unknown error';

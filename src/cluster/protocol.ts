@@ -1,8 +1,8 @@
 /**
  * Messages between workers and the primary, over the cluster's IPC channel. Every message has
  * `sessmap: 1` so the app's own messages pass by untouched. Errors travel as
- * `{ code, message, name }` (with the default serialization an Error would lose its message,
- * with 'advanced' its code) and are rebuilt from the registry on arrival.
+ * `{ code, message, name, details }` (with the default serialization an Error would lose its
+ * message, with 'advanced' its code) and are rebuilt from the registry on arrival.
  */
 import { errorFromJSON } from '../errors.js';
 import type { SessionEventName, SessionEvents } from '../events/types.js';
@@ -30,6 +30,6 @@ export function toWire<K extends SessionEventName>(name: K, args: SessionEvents[
 }
 
 export function fromWire(w: WireEvent): WireEvent {
-  if (w[0] === 'error') return [w[0], errorFromJSON(w[1] as { code?: unknown; message?: unknown; name?: unknown })];
+  if (w[0] === 'error') return [w[0], errorFromJSON(w[1] as { code?: unknown; message?: unknown; name?: unknown; details?: unknown })];
   return w;
 }
