@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   SESSMAP_ERR_NOT_PRIMARY: 'setupPrimary was called in a process that is not the cluster primary.',
   SESSMAP_ERR_NO_PRIMARY: 'attachWorker found no session service set up by a primary and was given no path.',
   SESSMAP_ERR_NATIVE_BINDING: 'The native mmap binding (@riaskov/mmap-io) cannot be loaded: its build did not run or failed.',
+  SESSMAP_ERR_NO_SPACE: 'The filesystem holding the cache file has no room to allocate all of its blocks.',
+  SESSMAP_ERR_FILE_REPLACED: 'The path of a cache file in use no longer leads to that file: it was deleted or replaced.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,13 +5,14 @@
 import fs from 'node:fs';
 import { sessmapError } from '../errors.js';
 import {
-  createExclusive, currentEpoch, mapHeader, mapSegments, openSecure, readHeader, waitReady, writeHeader,
-  type HeaderInfo, type Segment,
+  createExclusive, currentEpoch, fileIdentity, mapHeader, mapSegments, openSecure, readHeader, waitReady, writeHeader,
+  type FileIdentity, type HeaderInfo, type Segment,
 } from './file.js';
 import { HEADER_SIZE, H_EPOCH_IDX, H_STATE_IDX, MAGIC, P_FREE_IDX, STATE_INITIALISING, STATE_READY } from './layout.js';
 import {
   DEFAULT_OPTIONS, computeGeometry, dataStart, planSegments, validateEnum, validateTtl, type FileGeometry, type SegmentPlan,
 } from './options.js';
+import { allocatedBytes, checkFreeSpace, populateForWrite, writeZeros } from './space.js';
 import type { CreateOptions, EvictionPolicy, SerializerName } from './types.js';
 
 export interface Attachment {
@@ -21,6 +22,8 @@ export interface Attachment {
   segments: Segment[];
   plans: SegmentPlan[];
   epoch: number;
+  /** Device and inode of the file mapped, to tell whether its path still leads to it. */
+  identity: FileIdentity;
 }
 
 /** Internal option for tests: bytes per mapping, to exercise several mappings on a small file. */
@@ -60,11 +63,28 @@ export function attachExisting(file: string, segmentBytes?: number): Attachment 
       waitReady(header, file, Math.max(0, deadline - Date.now()));
       const plans = planSegments(info, segmentBytes);
       const segments = mapSegments(fd, file, plans, info.pageSize);
-      return { path: file, info, header, segments, plans, epoch: currentEpoch(header) };
+      const st = fs.fstatSync(fd);
+      allocateHoles(segments, file, info.fileSize, st);
+      return { path: file, info, header, segments, plans, epoch: currentEpoch(header), identity: fileIdentity(st) };
     } finally {
       fs.closeSync(fd);
     }
   }
+}
+
+/**
+ * A file with fewer blocks than bytes (made sparse by an older sessmap, or copied without its
+ * holes) would kill a writer with SIGBUS once its filesystem fills up: allocate the holes now,
+ * without changing a byte (other processes may be using the data), or refuse with
+ * SESSMAP_ERR_NO_SPACE. On a kernel without MADV_POPULATE_WRITE (before Linux 5.14) only the
+ * free-space check is made.
+ */
+function allocateHoles(segments: Segment[], file: string, size: number, st: fs.Stats): void {
+  const missing = size - allocatedBytes(st);
+  if (missing <= 0) return;
+  const what = `attaching to it (the file is sparse: ${allocatedBytes(st)} of its ${size} bytes have blocks)`;
+  checkFreeSpace(file, size, missing, what);
+  populateForWrite(segments, file, size, missing, what);
 }
 
 function isBlankHeader(fd: number): boolean {
@@ -142,38 +162,68 @@ function geometryDiffs(o: CreateOptions, g: FileGeometry, policy: EvictionPolicy
 }
 
 /**
- * Lays out a file: header (written with pwrite, so a concurrent opener sees zeros or all of
- * it), then every page, then the ready mark. On reinit, the epoch is bumped first so that
- * handles attached to the old layout fail with SESSMAP_ERR_STALE_HANDLE, and the file never
- * shrinks (their mappings stay valid).
+ * Lays out a file: every block allocated first (so that no store through a mapping can meet a
+ * full filesystem), then the header (written with pwrite, so a concurrent opener sees zeros or
+ * all of it), then every page, then the ready mark. On reinit, the blocks the file lacks are
+ * allocated before anything changes (a reinit without room leaves the file as it was), then the
+ * epoch is bumped so that handles attached to the old layout fail with SESSMAP_ERR_STALE_HANDLE,
+ * and the pages are wiped; the file never shrinks (their mappings stay valid).
  */
 function initialise(fd: number, file: string, g: FileGeometry, plans: SegmentPlan[], policy: EvictionPolicy,
   serializer: SerializerName, defaultTtl: number, now: number, reinit: boolean): Attachment {
   let header: Segment | undefined;
+  let segments: Segment[] | undefined;
   try {
     if (reinit) {
+      segments = reserveForReinit(fd, file, g, plans);
       header = mapHeader(fd, file);
       Atomics.store(header.i32, H_STATE_IDX, STATE_INITIALISING);
       Atomics.add(header.i32, H_EPOCH_IDX, 1);
+      // The wipe: pwrite, not a store through the mapping, so that a hole left by a kernel without
+      // MADV_POPULATE_WRITE is an ENOSPC here rather than a SIGBUS.
+      writeZeros(fd, file, HEADER_SIZE, g.fileSize, g.fileSize, 'reinitialising it (the file was left marked initialising: reinit it again once there is room)');
+    } else {
+      checkFreeSpace(file, g.fileSize, g.fileSize, 'creating it');
+      writeZeros(fd, file, 0, g.fileSize, g.fileSize, 'creating it');
     }
-    const size = fs.fstatSync(fd).size;
-    if (size < g.fileSize) fs.ftruncateSync(fd, g.fileSize);
     const head = Buffer.alloc(HEADER_SIZE);
     writeHeader(head, g, policy, serializer, defaultTtl, now);
     fs.writeSync(fd, head, 0, 100, 0);
     header ??= mapHeader(fd, file);
-    const segments = mapSegments(fd, file, plans, g.pageSize);
+    const segs = segments ?? mapSegments(fd, file, plans, g.pageSize);
     const ds = dataStart(g.slotsPerPage);
     plans.forEach((plan, si) => {
-      const seg = segments[si];
-      if (reinit) seg.buf.fill(0);
+      const seg = segs[si];
       for (let i = 0; i < plan.pageCount; i++) seg.u32[((i * g.pageSize) >> 2) + P_FREE_IDX] = ds;
     });
     Atomics.store(header.i32, H_STATE_IDX, STATE_READY);
     const info = readHeader(fd, file);
-    return { path: file, info, header, segments, plans, epoch: currentEpoch(header) };
+    return { path: file, info, header, segments: segs, plans, epoch: currentEpoch(header), identity: fileIdentity(fs.fstatSync(fd)) };
   } catch (err) {
     if ((err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) throw err;
     throw sessmapError('SESSMAP_ERR_IO', `initialising ${file} failed: ${(err as Error).message}`, { path: file }, err);
+  }
+}
+
+/**
+ * Before a reinit changes anything: checks the free space for the blocks the file lacks (a
+ * larger geometry, or holes of a sparse file), grows the file, maps the new layout and allocates
+ * its blocks without changing a byte. Without room it throws SESSMAP_ERR_NO_SPACE with the file
+ * as it was (its old size restored).
+ */
+function reserveForReinit(fd: number, file: string, g: FileGeometry, plans: SegmentPlan[]): Segment[] {
+  const st = fs.fstatSync(fd);
+  const missing = g.fileSize - allocatedBytes(st);
+  const what = 'reinitialising it (the file was left as it was)';
+  checkFreeSpace(file, g.fileSize, missing, what);
+  const grows = st.size < g.fileSize;
+  if (grows) fs.ftruncateSync(fd, g.fileSize);
+  try {
+    const segments = mapSegments(fd, file, plans, g.pageSize);
+    if (missing > 0) populateForWrite(segments, file, g.fileSize, missing, what);
+    return segments;
+  } catch (err) {
+    if (grows) fs.ftruncateSync(fd, st.size);
+    throw err;
   }
 }

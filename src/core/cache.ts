@@ -6,7 +6,7 @@
 import { sessmapError, type SessmapError } from '../errors.js';
 import { attachExisting, createOrAttach, type Attachment, type InternalCreateOptions } from './attach.js';
 import { FAULTS, fault } from './faults.js';
-import type { Segment } from './file.js';
+import { pathStatus, type FileIdentity, type Segment } from './file.js';
 import {
   FLAG_LIVE, H_EPOCH_IDX, ITEM_HEADER_SIZE, PAGE_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_FLAGS_OFF,
   I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX,
@@ -23,7 +23,7 @@ import { TYPE_MAX, TYPE_OF, copyOut, decode, encode, encodedLength, typeOfEncode
 import { crc32 } from 'node:zlib';
 import { createHmac } from 'node:crypto';
 import type {
-  CacheStats, CreateOptions, EntryInfo, Geometry, LockRecoveryEvent, OpenOptions, PageStats, Priority, RemovalEvent,
+  CacheStats, CreateOptions, EntryInfo, Geometry, LockRecoveryEvent, OpenOptions, PageStats, PathStatus, Priority, RemovalEvent,
   RepairEvent, SetOptions, UpdateOptions,
 } from './types.js';
 
@@ -62,6 +62,7 @@ export class SharedCache<V = unknown> {
   readonly #segs: Segment[];
   readonly #header: Segment;
   readonly #epoch: number;
+  readonly #identity: FileIdentity;
   readonly #type: number;
   readonly #defaultTtl: number;
   readonly #lockTimeout: number;
@@ -110,6 +111,7 @@ export class SharedCache<V = unknown> {
     this.#segs = att.segments;
     this.#header = att.header;
     this.#epoch = att.epoch;
+    this.#identity = att.identity;
     this.#type = TYPE_OF[o.serializer ?? info.serializer];
     this.#defaultTtl = o.defaultTtl ?? info.defaultTtl;
     this.#lockTimeout = o.lockTimeout;
@@ -583,6 +585,11 @@ export class SharedCache<V = unknown> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether {@link path} still leads to the file this handle maps (one lstat; see {@link PathStatus}). */
+  pathStatus(): PathStatus {
+    return pathStatus(this.path, this.#identity);
   }
 
   // ------------------------------------------------------------ internals

@@ -20,7 +20,7 @@ import {
   H_SLOTS_OFF, H_STATE_IDX, H_VERSION_OFF, MAGIC, POLICY_CODES, SERIALIZER_CODES, STATE_READY,
 } from './layout.js';
 import { MAX_KEY_BYTES_LIMIT, MAX_PAGE_COUNT, MAX_PAGE_SIZE, MIN_PAGE_SIZE, dataStart, type FileGeometry, type SegmentPlan } from './options.js';
-import type { EvictionPolicy, SerializerName } from './types.js';
+import type { EvictionPolicy, PathStatus, SerializerName } from './types.js';
 
 /** Everything the header says. */
 export interface HeaderInfo extends FileGeometry {
@@ -234,4 +234,31 @@ export function defaultCacheDir(): string {
   const xdg = process.env.XDG_RUNTIME_DIR;
   if (xdg && path.isAbsolute(xdg) && fs.existsSync(xdg)) return path.join(xdg, 'sessmap');
   return path.join(os.tmpdir(), `sessmap-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Which file a path led to: the device and inode of the file a handle maps. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export function fileIdentity(st: fs.Stats): FileIdentity {
+  return { dev: st.dev, ino: st.ino };
+}
+
+/**
+ * Whether `file` still leads to the file `id` names: one lstat. `'deleted'` when nothing is there
+ * (or a directory on the way is gone), `'replaced'` when something else is (another file, a
+ * symbolic link, a directory).
+ */
+export function pathStatus(file: string, id: FileIdentity): PathStatus {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'deleted';
+    throw ioError('lstat', file, err);
+  }
+  return st.dev === id.dev && st.ino === id.ino ? 'same' : 'replaced';
 }

@@ -202,3 +202,10 @@ export interface RepairEvent {
   /** Entries dropped because they were torn; each also reaches onRemove with reason 'repaired'. */
   readonly dropped: number;
 }
+
+/**
+ * Whether a handle's path still leads to the file it maps ({@link SharedCache.pathStatus}):
+ * `'same'`; `'deleted'` (nothing there: processes that open the path now fail); `'replaced'`
+ * (another file there: processes that open the path now use that one, not this one).
+ */
+export type PathStatus = 'same' | 'deleted' | 'replaced';
