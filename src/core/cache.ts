@@ -406,7 +406,10 @@ export class SharedCache<V = unknown> {
       let prio = -1;
       try {
         next = fn(current);
-        if (next === UNCHANGED) return current;
+        if (next === UNCHANGED) {
+          this.#lastExpiry = oldExp;
+          return current;
+        }
         if (next !== undefined) {
           if (atOpt !== undefined) at = validateTtl('expiresAt', typeof atOpt === 'function' ? atOpt(next) : atOpt);
           else if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
@@ -435,7 +438,10 @@ export class SharedCache<V = unknown> {
     });
   }
 
-  /** Like update, also giving the expiry the entry has afterwards (Infinity when none). */
+  /**
+   * Like update, also giving when the entry expires afterwards: `{ value, expiresAt }`, with
+   * `expiresAt` Infinity when it has no expiry or there is no entry.
+   */
   updateEntry(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): { value: V | undefined; expiresAt: number } {
     this.#lastExpiry = 0;
     const value = this.update(key, fn, options);

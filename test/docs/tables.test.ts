@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { declarationBody, members, namesIn, payloadFields, tableAfter } from './tables.js';
+import { calledNamesIn, declarationBody, members, namesIn, payloadFields, publicMembers, tableAfter } from './tables.js';
 
 const SRC = join(REPO_ROOT, 'src');
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -41,6 +41,14 @@ describe('the README option tables', () => {
     const sentence = /`open` takes the per-handle subset: ([^.]*)\./.exec(README);
     expect(sentence, 'the "`open` takes the per-handle subset: ..." sentence').not.toBeNull();
     expect(namesIn(sentence![1]).sort()).toEqual(fieldsOf('OpenOptions'));
+  });
+});
+
+describe('the README methods table', () => {
+  it('names every public method and property of SharedCache', () => {
+    const documented = new Set(tableAfter(README, 'Methods').flatMap((r) => calledNamesIn(r[0])));
+    for (const f of ['create', 'open']) if (README.includes(`SharedCache.${f}(path`)) documented.add(f);
+    expect(publicMembers(SRC, 'SharedCache').filter((m) => !documented.has(m)), 'members of SharedCache missing from the README').toEqual([]);
   });
 });
 

@@ -105,3 +105,25 @@ function extendsOf(srcDir: string, name: string): string[] {
   }
   return [];
 }
+
+/** Public members of `export class <name>` under src: methods, getters, static and readonly fields. */
+export function publicMembers(srcDir: string, name: string): string[] {
+  for (const file of sourceFiles(srcDir)) {
+    const text = readFileSync(file, 'utf8');
+    const start = text.search(new RegExp(`^export class ${name}\\b`, 'm'));
+    if (start < 0) continue;
+    const end = text.indexOf('\n}\n', start);
+    const body = stripComments(text.slice(start, end < 0 ? undefined : end));
+    const out = new Set<string>();
+    for (const m of body.matchAll(/^ {2}(?:static\s+)?(?:readonly\s+)?(?:get\s+)?\*?([A-Za-z_$][\w$]*)\s*[<(:]/gm)) {
+      if (m[1] !== 'constructor' && m[1] !== 'private' && m[1] !== 'protected') out.add(m[1]);
+    }
+    return [...out].sort();
+  }
+  throw new Error(`no class ${name} under ${srcDir}`);
+}
+
+/** Names a cell shows as code, called or not: "`get(key)` / `getMany(keys)`" gives get and getMany. */
+export function calledNamesIn(cell: string): string[] {
+  return [...cell.matchAll(/`([^`]*)`/g)].flatMap((m) => [...m[1].matchAll(/(?:^|\s|\.)([A-Za-z_$][\w$]*)(?=\(|$|\?)/g)].map((x) => x[1]));
+}
