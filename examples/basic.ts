@@ -2,7 +2,7 @@
  * Two processes sharing one cache file: the parent creates it, a forked child attaches,
  * and each sees the other's writes the moment they are made.
  *
- *   npm start        (or: npx tsx examples/basic.ts)
+ *   npx tsx examples/basic.ts        (npm start runs examples/cluster.ts)
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';

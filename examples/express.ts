@@ -28,7 +28,8 @@ if (cluster.isPrimary) {
     res.json({ worker: process.pid, views: s.views, user: s.user ?? null });
   });
   app.get('/login', (req, res, next) => {
-    // A new id on login (no session fixation), same data.
+    // A new id on login (no session fixation). express-session's regenerate destroys the old
+    // session and starts an empty one: the view count starts again; copy what should survive.
     req.session.regenerate((err) => {
       if (err) return next(err);
       (req.session as session.Session & { user?: string }).user = 'alice';
