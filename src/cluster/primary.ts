@@ -14,6 +14,7 @@ import type { SessionStore } from '../adapters/types.js';
 import type { CacheStats } from '../core/index.js';
 import { CONFIG_ENV, normaliseServiceOptions, type SessionServiceOptions, type WorkerConfig } from './options.js';
 import { fromWire, isWorkerMessage, type WorkerMessage } from './protocol.js';
+import { watchFilePath } from './file-watch.js';
 import { buildRuntime, startSweeper } from './runtime.js';
 
 export interface PrimaryHandle {
@@ -87,6 +88,8 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
   for (const w of Object.values(cluster.workers ?? {})) if (w) onFork(w);
 
   const stopSweeper = startSweeper(rt.cache, o.sweepInterval, (err) => emit('error', err as Error));
+  // A tmp cleaner or an operator deleting or replacing the file breaks every worker forked afterwards: say so now.
+  const stopWatch = watchFilePath(rt.cache, o.sweepInterval, bus, log, 'primary');
   const capacityTimer = setInterval(() => {
     if (evictedLive === 0) return;
     const n = evictedLive;
@@ -105,6 +108,7 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
       if (closed) return;
       closed = true;
       stopSweeper();
+      stopWatch();
       clearInterval(capacityTimer);
       cluster.off('fork', onFork);
       cluster.off('exit', onExit);

@@ -9,6 +9,7 @@ import { logEvents } from '../events/log.js';
 import type { SessionEvents } from '../events/types.js';
 import type { SessionStore } from '../adapters/types.js';
 import { normaliseServiceOptions, type SessionServiceOptions } from './options.js';
+import { watchFilePath } from './file-watch.js';
 import { buildRuntime, startSweeper } from './runtime.js';
 
 export async function openSessionStore(options: SessionServiceOptions = {}): Promise<SessionStore> {
@@ -19,10 +20,12 @@ export async function openSessionStore(options: SessionServiceOptions = {}): Pro
   const rt = buildRuntime('create', o, emit);
   bus = rt.bus;
   logEvents(bus, log);
-  const stop = startSweeper(rt.cache, o.sweepInterval, (err) => emit('error', err as Error));
+  const stopSweeper = startSweeper(rt.cache, o.sweepInterval, (err) => emit('error', err as Error));
+  const stopWatch = watchFilePath(rt.cache, o.sweepInterval, rt.bus, log, 'process');
   const close = rt.service.close.bind(rt.service);
   rt.service.close = async () => {
-    stop();
+    stopSweeper();
+    stopWatch();
     await close();
   };
   return rt.service;
