@@ -121,13 +121,13 @@ export const SLOT_SIZE = 16;
 export const MAX_SLOT_LOAD = 0.75;
 
 // ---------------------------------------------------------------- items
-/** Items are 8-byte aligned; this header precedes the key and value bytes. */
+/** Items are 16-byte aligned; this header precedes the key and value bytes. */
 export const ITEM_HEADER_SIZE = 64;
 /** `ITM1`, little-endian. A zero word where an item would start marks the end of the log. */
 export const ITEM_MAGIC = 0x314d5449;
 
 export const I_MAGIC_OFF = 0; //            u32
-export const I_LEN_OFF = 4; //              u32 total length including padding (multiple of 8)
+export const I_LEN_OFF = 4; //              u32 total length including padding (multiple of 16)
 export const I_FLAGS_OFF = 8; //            u32 mutable: FLAG_LIVE or 0 (dead)
 export const I_EXPIRES_OFF = 16; //         f64 mutable: absolute expiry in ms, 0 = never
 export const I_TICK_OFF = 24; //            f64 mutable: access tick at the last write (or last compaction)
@@ -136,8 +136,8 @@ export const I_HASH_OFF = 36; //            u32 keyed hash of the key
 export const I_VERSION_OFF = 40; //         u32 page-wide write counter at the time of the write
 export const I_VALUE_LEN_OFF = 44; //       u32
 export const I_KEY_LEN_OFF = 48; //         u16
-export const I_TYPE_OFF = 50; //            u8 serializer code + 1 (0 is never valid)
-export const I_PRIORITY_OFF = 51; //        u8 0 = low, 1 = normal
+export const I_TYPE_OFF = 50; //            u8 value type: 1 json, 2 v8, 3 raw, 4 all-ASCII json (0 is never valid)
+export const I_PRIORITY_OFF = 51; //        u8 0 = low, 1 = normal, 2 = high
 export const I_CREATED_OFF = 56; //         f64 ms since the epoch
 export const I_CRC_START = 36;
 
