@@ -1,7 +1,8 @@
 /**
- * A primary and two workers serving HTTP, with sessions in sessmap's default file (no server to
- * run). The primary prints the cluster-wide events; after start-up it sends itself a few
- * requests with one cookie, to show both workers serving the same session.
+ * A primary and two workers serving HTTP, with sessions in a file of the demo's own,
+ * `<defaultCacheDir()>/example-cluster.smap` (not the default file of your app's own
+ * setupPrimary(); no server to run). The primary prints the cluster-wide events; after start-up
+ * it sends itself a few requests with one cookie, to show both workers serving the same session.
  *
  *   npm start                  (or: npx tsx examples/cluster.ts; PORT=8080 to change the port)
  *   curl -c /tmp/jar -b /tmp/jar http://127.0.0.1:3000/        a visit counter per session
@@ -21,7 +22,7 @@ const WORKERS = 2;
 
 if (cluster.isPrimary) {
   const logger = pino({ level: 'info', transport: undefined });
-  const service = setupDemoPrimary({ maxSessions: 10_000, averageSessionBytes: 512, idleTimeout: 15 * 60_000, logger });
+  const service = setupDemoPrimary('cluster', { maxSessions: 10_000, averageSessionBytes: 512, idleTimeout: 15 * 60_000, logger });
   for (const name of ['created', 'updated', 'destroyed', 'regenerated', 'expired', 'evicted', 'lockRecovered', 'capacity'] as const) {
     service.events.on(name, (e: object) => console.log(`[primary] event ${name}`, JSON.stringify(e)));
   }

@@ -1,16 +1,29 @@
 /**
- * setupPrimary for the examples: a demo file left by a sessmap of another file format is started
- * afresh, with a message. sessmap itself never does this (SESSMAP_ERR_FILE_VERSION); an app that
- * chooses to must know that no process of the other version still uses the file.
+ * setupPrimary for the examples. Each demo keeps its sessions in a file of its own,
+ * `<defaultCacheDir()>/example-<name>.smap`, never in the default `sessions.smap` that an app's own
+ * `setupPrimary()` uses: a demo sized for its few sessions must not leave a file that your app,
+ * sized otherwise, would then refuse to attach to (SESSMAP_ERR_GEOMETRY_MISMATCH).
+ *
+ * A demo file left by a sessmap of another file format is started afresh, with a message.
+ * sessmap itself never does this (SESSMAP_ERR_FILE_VERSION); an app that chooses to must know
+ * that no process of the other version still uses the file.
  */
-import { isSessmapError, setupPrimary, type PrimaryHandle, type SessionServiceOptions } from '../src/index.js';
+import { join } from 'node:path';
+import { defaultCacheDir, isSessmapError, setupPrimary, type PrimaryHandle, type SessionServiceOptions } from '../src/index.js';
 
-export function setupDemoPrimary(options: SessionServiceOptions): PrimaryHandle {
+/** The file of the demo called `name`. */
+export function demoPath(name: string): string {
+  return join(defaultCacheDir(), `example-${name}.smap`);
+}
+
+/** setupPrimary on the demo's own file ({@link demoPath}). */
+export function setupDemoPrimary(name: string, options: Omit<SessionServiceOptions, 'path'> = {}): PrimaryHandle {
+  const o: SessionServiceOptions = { ...options, path: demoPath(name) };
   try {
-    return setupPrimary(options);
+    return setupPrimary(o);
   } catch (err) {
     if (!isSessmapError(err, 'SESSMAP_ERR_FILE_VERSION')) throw err;
     console.log(`[primary] ${err.message}: reinitialising it`);
-    return setupPrimary({ ...options, ifExists: 'reinit' });
+    return setupPrimary({ ...o, ifExists: 'reinit' });
   }
 }

@@ -6,15 +6,13 @@
 import cluster from 'node:cluster';
 import express from 'express';
 import session from 'express-session';
-import { join } from 'node:path';
-import { defaultCacheDir } from '../src/index.js';
 import { setupDemoPrimary } from './demo-primary.js';
 import { SessmapStore } from '../src/adapters/express-session.js';
 
 const PORT = Number(process.env.PORT ?? 3001);
 
 if (cluster.isPrimary) {
-  const sessions = setupDemoPrimary({ path: join(defaultCacheDir(), 'example-express.smap'), maxSessions: 10_000 });
+  const sessions = setupDemoPrimary('express', { maxSessions: 10_000 });
   sessions.events.on('created', (e) => console.log('[primary] session created', e.sid));
   for (let i = 0; i < 2; i++) cluster.fork();
   console.log(`listening on http://127.0.0.1:${PORT}/ (/, /login, /logout)`);

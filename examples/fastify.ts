@@ -7,15 +7,13 @@ import cluster from 'node:cluster';
 import Fastify from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
-import { join } from 'node:path';
-import { defaultCacheDir } from '../src/index.js';
 import { setupDemoPrimary } from './demo-primary.js';
 import { SessmapFastifyStore } from '../src/adapters/fastify-session.js';
 
 const PORT = Number(process.env.PORT ?? 3002);
 
 if (cluster.isPrimary) {
-  setupDemoPrimary({ path: join(defaultCacheDir(), 'example-fastify.smap'), maxSessions: 10_000 });
+  setupDemoPrimary('fastify', { maxSessions: 10_000 });
   for (let i = 0; i < 2; i++) cluster.fork();
   console.log(`listening on http://127.0.0.1:${PORT}/ (/, /login, /logout)`);
 } else {

@@ -6,15 +6,13 @@
 import cluster from 'node:cluster';
 import Koa from 'koa';
 import session from 'koa-session';
-import { join } from 'node:path';
-import { defaultCacheDir } from '../src/index.js';
 import { setupDemoPrimary } from './demo-primary.js';
 import { SessmapKoaStore } from '../src/adapters/koa-session.js';
 
 const PORT = Number(process.env.PORT ?? 3003);
 
 if (cluster.isPrimary) {
-  setupDemoPrimary({ path: join(defaultCacheDir(), 'example-koa.smap'), maxSessions: 10_000 });
+  setupDemoPrimary('koa', { maxSessions: 10_000 });
   for (let i = 0; i < 2; i++) cluster.fork();
   console.log(`listening on http://127.0.0.1:${PORT}/ (/, /logout)`);
 } else {

@@ -130,7 +130,15 @@ export function createOrAttach(file: string, options: InternalCreateOptions): At
     const att = attachExisting(file, options._segmentBytes);
     const diffs = geometryDiffs(options, g, policy, att.info);
     if (diffs.length > 0) {
-      throw sessmapError('SESSMAP_ERR_GEOMETRY_MISMATCH', `cache file ${file} was created with different options: ${diffs.join('; ')}. The file was left as it is; open it without these options, or reinit it`, { path: file, differences: diffs });
+      throw sessmapError(
+        'SESSMAP_ERR_GEOMETRY_MISMATCH',
+        `cache file ${file} was created with other options: ${diffs.join('; ')}. The file was left as it is. To use it as it ` +
+          `is, open it without these options (SharedCache.open, or create without size, pageSize, pageCount, slotsPerPage, ` +
+          `maxKeyBytes and evictionPolicy; setupPrimary and openSessionStore without size, maxSessions and pageSize): its ` +
+          `geometry comes from the file. To give it the new options, when no process uses it, delete ${file} or create it ` +
+          `with ifExists: 'reinit' (its entries are lost). Or give this cache a path of its own`,
+        { path: file, differences: diffs },
+      );
     }
     return att;
   }

@@ -62,10 +62,10 @@ export function nativeBindingError(cause: unknown): SessmapError {
       : 'its install script did not run or did not finish (the compiled addon is missing)';
   return sessmapError(
     'SESSMAP_ERR_NATIVE_BINDING',
-    `sessmap cannot load its native binding ${BINDING_PACKAGE}: ${what}. Fix: run \`npm rebuild ${BINDING_PACKAGE}\`; ` +
-      `under npm 11 first allow its install script (\`npm approve-scripts ${BINDING_PACKAGE}\`, or "allowScripts": ` +
-      `{ "${BINDING_PACKAGE}": true } in package.json); building it needs python3, make and a C++ compiler. (${original})`,
-    { package: BINDING_PACKAGE, reason: reason ?? null, nodeVersion: process.version },
+    `sessmap cannot load its native binding ${BINDING_PACKAGE}: ${what}. Allow its install script (npm 11: ` +
+      `\`npm approve-scripts ${BINDING_PACKAGE}\`) and build it: \`npm rebuild ${BINDING_PACKAGE}\` ` +
+      '(needs python3, make and a C++ compiler)',
+    { package: BINDING_PACKAGE, reason: reason ?? null, loaderMessage: original, nodeVersion: process.version },
     cause,
   );
 }

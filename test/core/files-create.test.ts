@@ -103,6 +103,23 @@ describe('creating and attaching to a cache file', () => {
     a.close();
   });
 
+  it('says in a geometry mismatch what differs and what to do: open without the options, or delete or reinit the file when unused', () => {
+    const path = tmp.path();
+    SharedCache.create(path, GEO).close();
+    const err = expectCode(() => SharedCache.create(path, { pageCount: 5, pageSize: 16384, ifExists: 'attach' }), 'SESSMAP_ERR_GEOMETRY_MISMATCH');
+    expect(err.message).toContain(path);
+    expect(err.message).toContain('pageCount is 3 in the file, 5 in the options');
+    expect(err.message).toMatch(/open it without these options/);
+    expect(err.message).toMatch(/geometry comes from the file/);
+    expect(err.message).toMatch(/when no process uses it, delete/);
+    expect(err.message).toContain("ifExists: 'reinit'");
+    expect(err.details).toEqual({ path, differences: ['pageCount is 3 in the file, 5 in the options'] });
+    // What the message offers works: the file's own geometry without the options.
+    const opened = SharedCache.create(path, { ifExists: 'attach' });
+    expect(opened.geometry).toMatchObject(GEO);
+    opened.close();
+  });
+
   it("reinitialises in place with ifExists 'reinit' and makes every other handle stale", async () => {
     const path = tmp.path();
     const a = SharedCache.create(path, GEO);
