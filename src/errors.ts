@@ -34,7 +34,7 @@ export const ERROR_CODES = {
   SESSMAP_ERR_UPDATE_ASYNC: 'An update callback returned a promise; update callbacks run under a lock and must be synchronous.',
   SESSMAP_ERR_REENTRANT_CALL: 'The cache was called from inside an update callback, which holds a page lock.',
   SESSMAP_ERR_IO: 'A system call on the cache file failed.',
-  SESSMAP_ERR_INVALID_SESSION_ID: 'A session id is not 16 to 128 characters of A-Z, a-z, 0-9, - and _.',
+  SESSMAP_ERR_INVALID_SESSION_ID: 'A session id is not a string of 1 to 512 UTF-8 bytes without control characters.',
   SESSMAP_ERR_VERSION_CONFLICT: 'A write with ifVersion found another version of the session (or none).',
   SESSMAP_ERR_SESSION_GONE: 'A write with ifExists found no session: it was destroyed, expired or evicted since it was read.',
   SESSMAP_ERR_NOT_PRIMARY: 'setupPrimary was called in a process that is not the cluster primary.',
@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   SESSMAP_ERR_NATIVE_BINDING: 'The native mmap binding (@riaskov/mmap-io) cannot be loaded: its build did not run or failed.',
   SESSMAP_ERR_NO_SPACE: 'The filesystem holding the cache file has no room to allocate all of its blocks.',
   SESSMAP_ERR_FILE_REPLACED: 'The path of a cache file in use no longer leads to that file: it was deleted or replaced.',
+  SESSMAP_ERR_OPTION_CONFLICT: 'An option given in a cluster worker contradicts the one the cluster primary set up.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

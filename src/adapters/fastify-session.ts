@@ -7,27 +7,73 @@
  *
  * @fastify/session never calls touch; with its default `rolling: true` it sets the whole session
  * at the end of every request, changed or not. Writing that back would undo what other requests
- * (or `updateSession`) changed meanwhile, and bring back sessions destroyed meanwhile. So `get`
- * marks what it hands out with a digest of the data (the `__sessmapRead` field), and `set` of
- * unchanged data only refreshes the cookie of the session as it is now (and nothing, if it is gone).
+ * (or `updateSession`) changed meanwhile, and bring back sessions destroyed meanwhile. So the
+ * store tells three saves apart:
+ * - a session it handed out, unchanged: only its cookie (and deadline) is refreshed, on the
+ *   session as it is now, and nothing at all if it is gone;
+ * - a session it handed out, changed: saved only if it still exists (a logout meanwhile stays);
+ * - a new session: stored.
+ * Nothing of this is kept in the session object, which the app may send to the client as it is
+ * (`reply.send(request.session)`): "handed out" is a log of the ids this store read, kept by the
+ * store; a session @fastify/session made in this request (a new one, whatever its id: a custom
+ * idGenerator may reuse one) is told by its cookie, which carries no `originalExpires` (a restored
+ * cookie keeps the stored expiry there). "Unchanged" is @fastify/session's own
+ * `session.isModified()`, or, for a caller that saves a plain object, a digest of the data as it
+ * was handed out.
  */
 import { createHash } from 'node:crypto';
 import { isValidSessionId } from './ids.js';
 import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
 import type { SessionStore } from './types.js';
 
-/** Field carrying the digest of the data as read; never stored. */
-export const READ_MARK = '__sessmapRead';
-
 /** @fastify/session types the result as its Session class; what the store hands back is that session's JSON. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type SessionCallback = (err: any, result?: any) => void;
 type Callback<T = void> = (err?: unknown, result?: T) => void;
 
-/** Digest of the session's data without its cookie and the mark. */
+/** Session ids whose reads are remembered at most (the oldest are forgotten first). */
+const MAX_READ_IDS = 100_000;
+/** Digests of reads remembered per id (requests in flight at once on one session). */
+const MAX_READS_PER_ID = 4;
+
+/** Digest of the session's data without its cookie. */
 function digestOf(data: Record<string, unknown>): string {
-  const { cookie: _c, [READ_MARK]: _m, ...rest } = data;
+  const { cookie: _c, ...rest } = data;
   return createHash('sha256').update(JSON.stringify(rest)).digest('base64url');
+}
+
+/** A cookie @fastify/session made for a new session: it has an expiry, and no expiry restored from the store. */
+function isNewCookie(cookie: unknown): boolean {
+  if (cookie === null || typeof cookie !== 'object') return false;
+  const c = cookie as { expires?: unknown; originalExpires?: unknown };
+  return c.expires !== undefined && c.expires !== null && (c.originalExpires === undefined || c.originalExpires === null);
+}
+
+/**
+ * The ids (and digests of the data) this store handed out. A session id is random and new for a
+ * new session, so an id found here belongs to a session that existed when it was read. Bounded:
+ * an id read by nobody for the last MAX_READ_IDS reads is forgotten, and a save of it is then
+ * taken for a new session's.
+ */
+class ReadLog {
+  readonly #reads = new Map<string, string[]>();
+
+  add(id: string, digest: string): void {
+    const seen = this.#reads.get(id);
+    if (seen !== undefined) {
+      this.#reads.delete(id); // re-inserted below: most recent last
+      if (!seen.includes(digest)) seen.push(digest);
+      if (seen.length > MAX_READS_PER_ID) seen.shift();
+      this.#reads.set(id, seen);
+      return;
+    }
+    if (this.#reads.size >= MAX_READ_IDS) this.#reads.delete(this.#reads.keys().next().value as string);
+    this.#reads.set(id, [digest]);
+  }
+
+  digests(id: string): readonly string[] | undefined {
+    return this.#reads.get(id);
+  }
 }
 
 export class SessmapFastifyStore {
@@ -35,6 +81,7 @@ export class SessmapFastifyStore {
   readonly ready: Promise<SessionStore>;
   #store: SessionStore | undefined;
   readonly #defaultTtl: number | undefined;
+  readonly #reads = new ReadLog();
 
   constructor(options: AdapterOptions = {}) {
     this.#defaultTtl = validateAdapterOptions(options);
@@ -48,26 +95,36 @@ export class SessmapFastifyStore {
       const r = await s.getSession(sessionId);
       if (r === undefined) return null;
       const data = r.data as Record<string, unknown>;
-      data[READ_MARK] = digestOf(data);
+      this.#reads.add(sessionId, digestOf(data));
       return data;
     }, callback);
   }
 
   set(sessionId: string, session: unknown, callback: Callback): void {
     this.#run(async (s) => {
+      const modified = (session as { isModified?: unknown } | null)?.isModified;
+      const isModified = typeof modified === 'function' ? (modified.call(session) as unknown) === true : undefined;
       // The Session instance serializes to its data (symbols and getters drop out).
       const data = JSON.parse(JSON.stringify(session)) as Record<string, unknown>;
-      const mark = data[READ_MARK];
-      delete data[READ_MARK];
       const ttl = ttlFromCookie(data.cookie, this.#defaultTtl);
-      if (typeof mark === 'string' && mark === digestOf(data)) {
-        // Unchanged since read: keep whatever the session holds now, with the new cookie.
-        await s.updateSession(sessionId, (cur) => ({ ...cur, cookie: data.cookie }), ttl === undefined ? {} : { ttl });
+      if (ttl !== undefined && ttl <= 0) {
+        // Its cookie has already expired: the session ends instead of being stored.
+        await s.destroySession(sessionId);
         return;
       }
-      // Read by this store (marked) and changed: saved only if it still exists.
-      if (typeof mark === 'string') await saveReadSession(s, sessionId, data, ttl === undefined ? {} : { ttl });
-      else await s.setSession(sessionId, data, ttl === undefined ? {} : { ttl });
+      const options = ttl === undefined ? {} : { ttl };
+      const read = this.#reads.digests(sessionId);
+      if (read === undefined || isNewCookie(data.cookie)) {
+        await s.setSession(sessionId, data, options);
+        return;
+      }
+      if (isModified === false || (isModified === undefined && read.includes(digestOf(data)))) {
+        // Unchanged since read: keep whatever the session holds now, with the new cookie.
+        await s.updateSession(sessionId, (cur) => ({ ...cur, cookie: data.cookie }), options);
+        return;
+      }
+      // Read by this store and changed: saved only if it still exists.
+      await saveReadSession(s, sessionId, data, options);
     }, callback);
   }
 

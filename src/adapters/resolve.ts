@@ -7,7 +7,8 @@ import { isSessmapError, sessmapError } from '../errors.js';
 import { validateTimeout } from '../core/options.js';
 import { attachWorker } from '../cluster/worker.js';
 import { openSessionStore } from '../cluster/standalone.js';
-import { CONFIG_ENV, type SessionServiceOptions } from '../cluster/options.js';
+import type { SessionServiceOptions } from '../cluster/options.js';
+import { CONFIG_ENV } from '../cluster/worker-config.js';
 import type { SessionData, SessionStore, SessionWriteOptions } from './types.js';
 
 /**
@@ -45,13 +46,16 @@ export function resolveStore(o: AdapterOptions): Promise<SessionStore> {
   return openSessionStore(service);
 }
 
-/** The TTL a session's cookie asks for: until `expires`, else `maxAge`, else the default. */
+/**
+ * The TTL a session's cookie asks for: the ms until `expires` (0 or less when it has already
+ * expired: the caller destroys the session instead of storing it), else `maxAge`, else the default.
+ */
 export function ttlFromCookie(cookie: unknown, fallback: number | undefined): number | undefined {
   if (cookie !== null && typeof cookie === 'object') {
     const c = cookie as { expires?: unknown; maxAge?: unknown; originalMaxAge?: unknown };
     if (c.expires !== undefined && c.expires !== null && c.expires !== false) {
       const t = new Date(c.expires as string | number | Date).getTime();
-      if (Number.isFinite(t)) return Math.max(1, t - Date.now());
+      if (Number.isFinite(t)) return t - Date.now();
     }
     const m = typeof c.maxAge === 'number' ? c.maxAge : typeof c.originalMaxAge === 'number' ? c.originalMaxAge : undefined;
     if (m !== undefined && m > 0) return m;

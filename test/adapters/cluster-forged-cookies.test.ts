@@ -30,18 +30,26 @@ describe.each(FRAMEWORKS)('%s in a two-worker cluster', (framework) => {
     // malformed ids below, signed the same way, do reach the adapter.
     expect((await app.request(signedJar(framework, id), 'GET', '/me', { keep: true })).body.user).toBe('mallory-target');
 
-    const forged: Record<string, CookieJar> = {
+    // Cookies the framework refuses, and ids that cannot be session ids: the store is not asked.
+    const refused: Record<string, CookieJar> = {
       'a valid id with one character changed under the old signature': tamperedJar(framework, jar),
       'the valid id with no signature at all': new CookieJar([[COOKIE_NAME[framework], framework === 'express' ? encodeURIComponent(`s:${id}`) : id]]),
-      'a signed id that is too short': signedJar(framework, 'abc'),
-      'a signed id with characters outside base64url': signedJar(framework, '../../etc/passwd-AAAAAAAAAAAAAAAA'),
-      'a signed id of 200 characters': signedJar(framework, 'A'.repeat(200)),
       'a signed empty id': signedJar(framework, ''),
+      'a signed id of 513 bytes': signedJar(framework, 'A'.repeat(513)),
+    };
+    // express-session and @fastify/session decode the cookie value: %00 arrives as a NUL.
+    if (framework !== 'koa') refused['a signed id with a control character'] = signedJar(framework, 'abc\u0000def');
+    // Ids of any shape a framework can make (a custom genid may), signed as the app would sign
+    // them but never stored: the store is asked once and finds nothing; no session is adopted.
+    const unknown: Record<string, CookieJar> = {
+      'a signed id that is short': signedJar(framework, 'abc'),
+      'a signed path-like id': signedJar(framework, '../../etc/passwd-AAAAAAAAAAAAAAAA'),
+      'a signed id of 200 characters': signedJar(framework, 'A'.repeat(200)),
     };
 
     const stored = await app.session(id);
     const countBefore = await app.countSessions();
-    for (const [what, bad] of Object.entries(forged)) {
+    for (const [what, bad] of [...Object.entries(refused), ...Object.entries(unknown)]) {
       const before = await app.calls();
       const replies = await parallel(6, () => app.request(bad.clone(), 'GET', '/me', { keep: true }));
       const after = await app.calls();
@@ -52,7 +60,7 @@ describe.each(FRAMEWORKS)('%s in a two-worker cluster', (framework) => {
         // Nothing to the client names the forged id, and no session was started for it.
         for (const c of r.setCookies) expect(c.split(';')[0], what).not.toContain(id);
       }
-      expect(delta(before, after), `calls on the SessionStore for ${what}`).toEqual({});
+      expect(delta(before, after), `calls on the SessionStore for ${what}`).toEqual(what in refused ? {} : { getSession: 6 });
     }
     expect(await app.countSessions()).toBe(countBefore);
 

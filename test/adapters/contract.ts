@@ -32,7 +32,10 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
   }
 }
 
-const MALFORMED_IDS = ['', 'short', 'x'.repeat(129), '../../../etc/passwd', 'has space in it here', 'ümlaut-ümlaut-ümlaut', 's:signed.looking.value'];
+/** What cannot be a session id: empty, too long, control characters (raw or decoded from %00), a lone surrogate. */
+const MALFORMED_IDS = ['', 'x'.repeat(513), 'é'.repeat(257), 'line\nbreak', 'nul\u0000byte', 'tab\there', 'del\u007f', 'lone\ud800surrogate'];
+/** Ids a framework can make (custom genid / idGenerator, koa-session's prefix): each is a session id. */
+const UNUSUAL_IDS = ['u1', 'sess:6f1c2b7e-4a51-4c8e-9a0e-2b1d3c4e5f60', 'sessão-ünïcödé-🎉', 'with spaces, commas; and "quotes"', '../../../etc/passwd', 's:signed.looking.value', 'x'.repeat(512), 'é'.repeat(256)];
 
 export function testAdapter(driver: AdapterDriver): void {
   describe(`the ${driver.name} adapter`, () => {
@@ -173,6 +176,21 @@ export function testAdapter(driver: AdapterDriver): void {
         expect(isSessmapError(err, 'SESSMAP_ERR_INVALID_SESSION_ID'), `${JSON.stringify(bad)}: ${String(err)}`).toBe(true);
       }
       expect(await (await d.ready).countSessions()).toBe(0);
+    });
+
+    it('stores, reads, touches and destroys sessions under ids of any shape a framework can make', async () => {
+      const d = create();
+      for (const id of UNUSUAL_IDS) {
+        await d.set(id, { id }, 60_000);
+        expect(driver.strip((await d.get(id))!), JSON.stringify(id)).toEqual({ id });
+      }
+      const store = await d.ready;
+      expect((await store.allSessions()).map((r) => r.id).sort()).toEqual([...UNUSUAL_IDS].sort());
+      for (const id of UNUSUAL_IDS) {
+        await d.destroy(id);
+        expect(await d.get(id), JSON.stringify(id)).toBeUndefined();
+      }
+      expect(await store.countSessions()).toBe(0);
     });
 
     it('keeps fields it does not know, and files the session under its user (userId or passport.user)', async () => {

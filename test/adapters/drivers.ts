@@ -5,9 +5,10 @@
  * shape, and saves data the way its framework does (the cookie express-session or
  * @fastify/session puts in the session, koa-session's `_expire` / `_maxAge` / `_session`).
  */
+import { createRequire } from 'node:module';
 import session from 'express-session';
 import { SessmapStore } from '../../src/adapters/express-session.js';
-import { READ_MARK, SessmapFastifyStore } from '../../src/adapters/fastify-session.js';
+import { SessmapFastifyStore } from '../../src/adapters/fastify-session.js';
 import { SessmapKoaStore } from '../../src/adapters/koa-session.js';
 import type { AdapterOptions } from '../../src/adapters/resolve.js';
 import type { SessionStore } from '../../src/adapters/types.js';
@@ -88,6 +89,23 @@ export function fastifyCookie(ttl: number | undefined): Data {
   };
 }
 
+/** @fastify/session's own Session class (its index does not export it; its lib file does). */
+const FastifySession = createRequire(import.meta.url)('@fastify/session/lib/session.js') as new (...args: unknown[]) => Data & { isModified(): boolean };
+const FASTIFY_REQUEST = { protocol: 'http' };
+const FASTIFY_SIGNER = { sign: (v: string) => `${v}.signature` };
+
+/** A new session as @fastify/session makes it in a request (its cookie from the plugin's options), holding `data`. */
+export function fastifyNewSession(store: SessmapFastifyStore, id: string, data: Data, ttl: number | undefined): Data & { isModified(): boolean } {
+  const s = new FastifySession(store, FASTIFY_REQUEST, () => id, ttl === undefined ? {} : { maxAge: ttl }, FASTIFY_SIGNER, undefined, id);
+  Object.assign(s, data);
+  return s;
+}
+
+/** The session @fastify/session restores from what the store handed out, at the start of a request. */
+export function fastifyRestoredSession(store: SessmapFastifyStore, id: string, read: Data, ttl = 60_000): Data & { isModified(): boolean } {
+  return new FastifySession(store, FASTIFY_REQUEST, () => id, { maxAge: ttl }, FASTIFY_SIGNER, read, id);
+}
+
 export const fastifyDriver: AdapterDriver = {
   name: '@fastify/session',
   create(options) {
@@ -95,12 +113,11 @@ export const fastifyDriver: AdapterDriver = {
     return {
       ready: store.ready,
       get: (id) => viaCallback<Data | null>((cb) => store.get(id, cb)).then((v) => v ?? undefined),
-      set: (id, data, ttl) => viaCallback<void>((cb) => store.set(id, { ...data, cookie: fastifyCookie(ttl) }, cb)),
+      set: (id, data, ttl) => viaCallback<void>((cb) => store.set(id, fastifyNewSession(store, id, data, ttl), cb)),
       destroy: (id) => viaCallback<void>((cb) => store.destroy(id, cb)),
     };
   },
-  // The store marks what it hands out with a digest of the data (READ_MARK): not session data.
-  strip: ({ cookie: _c, [READ_MARK]: _r, ...rest }) => rest,
+  strip: ({ cookie: _c, ...rest }) => rest,
 };
 
 /** What koa-session hands its external store on a save: the data with its bookkeeping, and maxAge. */

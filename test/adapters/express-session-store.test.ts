@@ -173,13 +173,72 @@ describe('the express-session store (SessmapStore)', () => {
     expect(calls).toBe(4);
   });
 
+  it('returns a promise from every method called without a callback (await store.get(id), as with connect-redis)', async () => {
+    const store = open();
+    const id = newId();
+    await expect(store.set(id, sess({ a: 1 }))).resolves.toBeUndefined();
+    expect(await store.get(id)).toMatchObject({ a: 1, cookie: { originalMaxAge: 60_000 } });
+    expect(await store.get(newId())).toBeNull();
+    expect(await store.get('malformed\n')).toBeNull();
+    await expect(store.touch(id, sess({ a: 1 }, expressCookie(120_000)))).resolves.toBeUndefined();
+    const r = await (await store.ready).getSession(id);
+    expect(r!.expiresAt).toBeGreaterThan(Date.now() + 100_000);
+    expect(await store.length()).toBe(1);
+    expect(Object.keys(await store.all())).toEqual([id]);
+    await expect(store.destroy(id)).resolves.toBeUndefined();
+    await expect(store.destroy('malformed\n')).resolves.toBeUndefined();
+    expect(await store.get(id)).toBeNull();
+    await store.set(newId(), sess({ b: 1 }));
+    await expect(store.clear()).resolves.toBeUndefined();
+    expect(await store.length()).toBe(0);
+  });
+
+  it('calls a given callback once and returns no promise', async () => {
+    const store = open();
+    const id = newId();
+    let calls = 0;
+    const returned = [
+      store.set(id, sess({ a: 1 }), () => calls++),
+      store.get(id, () => calls++),
+      store.touch(id, sess({ a: 1 }), () => calls++),
+      store.length(() => calls++),
+      store.all(() => calls++),
+      store.destroy(id, () => calls++),
+      store.clear(() => calls++),
+    ];
+    expect(returned).toEqual(Array(7).fill(undefined));
+    await sleep(100);
+    expect(calls).toBe(7);
+  });
+
+  it('rejects the promise of a failed call made without a callback', async () => {
+    const store = open();
+    await expect(store.set('no\ngood', sess({ a: 1 }))).rejects.toMatchObject({ code: 'SESSMAP_ERR_INVALID_SESSION_ID' });
+  });
+
+  it('destroys the session on a set whose cookie has already expired: not stored, not counted', async () => {
+    const store = open();
+    const id = newId();
+    await store.set(id, sess({ a: 1 }));
+    const expired = expressCookie(60_000);
+    expired.expires = new Date(Date.now() - 1_000);
+    await store.set(id, sess({ a: 2 }, expired));
+    expect(await store.get(id)).toBeNull();
+    expect(await store.length()).toBe(0);
+    expect(await store.all()).toEqual({});
+    // Nor is a new one stored.
+    await store.set(newId(), sess({ a: 3 }, expired));
+    expect(await store.length()).toBe(0);
+  });
+
   it('reports a failed set through its callback, and through an error event without one', async () => {
     const store = open();
     await store.ready;
-    const err = await call<void>((cb) => store.set('no good', sess({ a: 1 }), cb)).then(() => undefined, (e: unknown) => e);
+    const err = await call<void>((cb) => store.set('no\ngood', sess({ a: 1 }), cb)).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ code: 'SESSMAP_ERR_INVALID_SESSION_ID' });
     const emitted = new Promise<unknown>((resolve) => store.once('error', resolve));
-    store.set('no good either', sess({ a: 1 }));
+    // Not awaited: the error event reports it, and the process lives on (no unhandled rejection).
+    void store.set('no\ngood either', sess({ a: 1 }));
     expect(await emitted).toMatchObject({ code: 'SESSMAP_ERR_INVALID_SESSION_ID' });
   });
 });
