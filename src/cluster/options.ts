@@ -109,15 +109,3 @@ function checkPath(p: unknown): string {
   }
   return path.resolve(p);
 }
-
-/** What the primary hands its workers (through the environment, so the app's own cluster.fork() carries it). */
-export interface WorkerConfig {
-  path: string;
-  idleTimeout: number;
-  absoluteTimeout: number;
-  evictionPolicy: SessionEvictionPolicy;
-  exposeIds: boolean;
-  lockTimeout: number;
-}
-
-export const CONFIG_ENV = 'SESSMAP_SESSION_SERVICE';

@@ -12,7 +12,8 @@ import { logEvents } from '../events/log.js';
 import type { SessionEvents } from '../events/types.js';
 import type { SessionStore } from '../adapters/types.js';
 import type { CacheStats } from '../core/index.js';
-import { CONFIG_ENV, normaliseServiceOptions, type SessionServiceOptions, type WorkerConfig } from './options.js';
+import { normaliseServiceOptions, type SessionServiceOptions } from './options.js';
+import { CONFIG_ENV, workerConfigOf } from './worker-config.js';
 import { fromWire, isWorkerMessage, type WorkerMessage } from './protocol.js';
 import { watchFilePath } from './file-watch.js';
 import { buildRuntime, startSweeper } from './runtime.js';
@@ -45,7 +46,7 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
   if (o.sizeNote) log.info({ size: g.fileSize }, o.sizeNote);
   log.info({ path: o.path, size: g.fileSize, pages: g.pageCount, pageSize: g.pageSize, maxItemBytes: rt.cache.maxItemBytes, idleTimeout: o.idleTimeout, absoluteTimeout: o.absoluteTimeout, evictionPolicy: o.evictionPolicy }, 'session cache ready');
 
-  const config: WorkerConfig = { path: o.path, idleTimeout: o.idleTimeout, absoluteTimeout: o.absoluteTimeout, evictionPolicy: o.evictionPolicy, exposeIds: o.exposeIds, lockTimeout: o.lockTimeout };
+  const config = workerConfigOf(o, g.pageSize);
   const previousEnv = process.env[CONFIG_ENV];
   process.env[CONFIG_ENV] = JSON.stringify(config);
 

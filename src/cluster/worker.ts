@@ -9,7 +9,8 @@ import { emitSafely } from '../events/bus.js';
 import { silentLogger, type Logger } from '../events/log.js';
 import type { SessionEvents } from '../events/types.js';
 import type { SessionStore } from '../adapters/types.js';
-import { CONFIG_ENV, normaliseServiceOptions, type SessionServiceOptions, type WorkerConfig } from './options.js';
+import { normaliseServiceOptions, type SessionServiceOptions } from './options.js';
+import { CONFIG_ENV, checkWorkerOptions, type WorkerConfig } from './worker-config.js';
 import { toWire, type WireEvent, type WorkerMessage } from './protocol.js';
 import { buildRuntime } from './runtime.js';
 
@@ -19,10 +20,13 @@ const MAX_BUFFERED = 10_000;
 const MAX_IN_FLIGHT = 8;
 const FLUSH_MS = 20;
 
-export interface WorkerOptions extends Pick<SessionServiceOptions, 'logger' | 'userIdOf' | 'clock' | 'exposeIds' | 'lockTimeout'> {
-  /** Only outside a primary-managed cluster: the file to attach to. */
-  path?: string;
-}
+/**
+ * A worker's options. Its own: `logger`, `userIdOf`, `clock`, `lockTimeout`. The rest hold for
+ * the whole cluster and come from the primary: given here, each must be what the primary has
+ * (SESSMAP_ERR_OPTION_CONFLICT otherwise). Outside a primary-managed cluster, `path` names the
+ * file to attach to.
+ */
+export type WorkerOptions = SessionServiceOptions;
 
 export async function attachWorker(options: WorkerOptions = {}): Promise<SessionStore> {
   const raw = process.env[CONFIG_ENV];
@@ -33,6 +37,7 @@ export async function attachWorker(options: WorkerOptions = {}): Promise<Session
     } catch {
       throw sessmapError('SESSMAP_ERR_NO_PRIMARY', `environment variable ${CONFIG_ENV} is not valid JSON`);
     }
+    checkWorkerOptions(config as WorkerConfig, options);
   }
   const path = options.path ?? config.path;
   if (path === undefined) {

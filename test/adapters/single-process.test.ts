@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSessionStore } from '../../src/index.js';
-import { CONFIG_ENV } from '../../src/cluster/options.js';
+import { CONFIG_ENV } from '../../src/cluster/worker-config.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { appStarter } from '../fixtures/adapter-apps.js';
 import type { RunningApp } from '../fixtures/adapter-app-common.js';
