@@ -35,7 +35,7 @@ describe('files larger than one mapping', () => {
 
   it('creates and uses a 3 GiB file, beyond what one mapping of the binding can hold', () => {
     const path = tmp.path();
-    // Sparse on disk: only the pages that are written take space.
+    // Every block is allocated at create: 3 GiB of the temp dir's disk while the test runs.
     const c = SharedCache.create<{ i: number }>(path, { pageCount: 3072, pageSize: '1m' });
     expect(c.geometry.fileSize).toBe(4096 + 3072 * 1024 * 1024);
     expect(fs.statSync(path).size).toBe(c.geometry.fileSize);
