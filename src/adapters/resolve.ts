@@ -42,7 +42,10 @@ export function validateAdapterOptions(o: AdapterOptions): number | undefined {
 export function resolveStore(o: AdapterOptions): Promise<SessionStore> {
   if (o.store !== undefined) return Promise.resolve(o.store);
   const { store: _s, defaultTtl: _d, ...service } = o;
-  if (process.env[CONFIG_ENV] !== undefined && o.path === undefined) return attachWorker(service);
+  // In a worker of a primary that ran setupPrimary: always the cluster's file (events forwarded,
+  // options checked against the primary's, a `path` included). A file of its own there is
+  // `store: openSessionStore({ path })`.
+  if (process.env[CONFIG_ENV] !== undefined) return attachWorker(service);
   return openSessionStore(service);
 }
 

@@ -20,6 +20,15 @@ describe('worker options against the primary', () => {
     expect((await c.callOk('primary', 'getSession', s.id)).data).toEqual({ n: 1 });
   });
 
+  it('accept the primary\'s path in a worker, and refuse another one', async () => {
+    const c = await suite.start(SETUP);
+    const path = (await c.ok<{ path: string }>({ cmd: 'info' })).path;
+    await c.fork(1, { attach: { path } });
+    const r = await c.cmd({ cmd: 'fork', count: 1, boot: { attach: { path: `${path}.other` } } }, 90_000);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : String(r.error.message)).toMatch(/SESSMAP_ERR_OPTION_CONFLICT.*"path"/);
+  });
+
   it.each([
     ['idleTimeout', 60_000, '60000', '600000'],
     ['absoluteTimeout', 0, '0', '3600000'],
