@@ -29,6 +29,8 @@ let consumer: string;
 let bare: string;
 let specifiers: string[];
 let installLog: string;
+/** The consumer's cluster app while it runs; killed after the tests if a failure left it running. */
+let app: ChildProcess | undefined;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'sessmap-consumer-'));
@@ -47,7 +49,11 @@ beforeAll(async () => {
   check('npm install --ignore-scripts', noScripts);
 }, SETUP_TIMEOUT);
 
-afterAll(() => {
+afterAll(async () => {
+  if (app !== undefined && app.exitCode === null && app.signalCode === null) {
+    app.kill('SIGKILL');
+    await once(app, 'exit');
+  }
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
@@ -61,7 +67,7 @@ describe('the package a user installs', () => {
   });
 
   it('installs with the allowScripts entry the README gives, enforced, which builds the addon', () => {
-    const entry = Object.entries(ALLOW_SCRIPTS).map(([k, v]) => `"allowScripts": { "${k}": ${v} }`)[0];
+    const entry = `"allowScripts": { ${Object.entries(ALLOW_SCRIPTS).map(([k, v]) => `"${k}": ${v}`).join(', ')} }`;
     expect(readme(), 'the README gives the entry the consumer uses').toContain(entry);
     expect(installLog).not.toMatch(/not yet covered by allowScripts/);
     expect(addons(consumer), 'built addon after the install').not.toEqual([]);
@@ -114,15 +120,16 @@ describe('the package a user installs', () => {
   it('shares a session between the two workers of a cluster on sessmap/express-session', async () => {
     const dir = join(root, 'run');
     mkdirSync(dir, { mode: 0o700 });
-    const app = spawn(process.execPath, ['app.mjs'], {
+    const child = spawn(process.execPath, ['app.mjs'], {
       cwd: consumer,
       env: { ...process.env, SESSMAP_CONSUMER_PATH: join(dir, 'sessions.smap') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    app = child;
     let stderr = '';
-    app.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     try {
-      const workers = await firstLine<{ workers: Array<{ pid: number; port: number }> }>(app, () => stderr);
+      const workers = await firstLine<{ workers: Array<{ pid: number; port: number }> }>(child, () => stderr);
       expect(workers.workers).toHaveLength(2);
       const [a, b] = workers.workers;
       expect(a.pid).not.toBe(b.pid);
@@ -140,9 +147,9 @@ describe('the package a user installs', () => {
       const none = await fetch(`http://127.0.0.1:${b.port}/note`);
       expect(await none.json()).toEqual({ pid: b.pid, note: null });
     } finally {
-      if (app.exitCode === null && app.signalCode === null) {
-        app.kill('SIGTERM');
-        const [code] = (await once(app, 'exit')) as [number | null];
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const [code] = (await once(child, 'exit')) as [number | null];
         expect(code, stderr).toBe(0);
       }
     }
