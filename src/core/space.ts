@@ -83,7 +83,11 @@ export function writeZeros(fd: number, file: string, from: number, to: number, s
   zeros ??= Buffer.alloc(CHUNK_BYTES);
   let off = from;
   try {
-    while (off < to) off += fs.writeSync(fd, zeros, 0, Math.min(CHUNK_BYTES, to - off), off);
+    while (off < to) {
+      const n = fs.writeSync(fd, zeros, 0, Math.min(CHUNK_BYTES, to - off), off);
+      if (n <= 0) throw Object.assign(new Error(`write of ${file} made no progress`), { code: 'ENOSPC' });
+      off += n;
+    }
   } catch (err) {
     if (!isNoSpace(err)) throw err;
     throw noSpaceError(file, size, to - off, safeFree(file), what, err);
