@@ -48,8 +48,8 @@ function mib(n: number): string {
 export function noSpaceError(file: string, size: number, needed: number, free: number, what: string, cause?: unknown): SessmapError {
   return sessmapError(
     'SESSMAP_ERR_NO_SPACE',
-    `no room for cache file ${file}: ${what} needs ${needed} more bytes (${mib(needed)}) of a ${size}-byte file (${mib(size)}) and ` +
-      `its filesystem has ${free} bytes (${mib(free)}) free. sessmap allocates every block up front, so that no write can ever ` +
+    `no room for cache file ${file}: ${what} needs ${needed} bytes (${mib(needed)}) of new blocks for a file of ${size} bytes ` +
+      `(${mib(size)}), and its filesystem has ${free} bytes (${mib(free)}) free. sessmap allocates every block up front, so that no write can ever ` +
       `meet a full filesystem (on tmpfs that kills the process with SIGBUS). Free space there or enlarge the filesystem ` +
       `(Docker: --shm-size; its /dev/shm is 64 MiB by default), choose a smaller size, or put the file elsewhere`,
     { path: file, size, needed, free },
