@@ -1,6 +1,6 @@
 export * from './core/index.js';
 export { ERROR_CODES, SessmapError, errorFromJSON, isSessmapError, type ErrorCode } from './errors.js';
 export * from './cluster/index.js';
-export * from './adapters/index.js';
+export * from './sessions/index.js';
 export type * from './events/types.js';
-export { silentLogger, type Logger } from './events/log.js';
+export { silentLogger, type Logger } from './events/logger.js';

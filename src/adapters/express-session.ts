@@ -15,9 +15,9 @@ import session from 'express-session';
 import type * as TE from 'typed-emitter';
 
 type TypedEmitter<E extends TE.EventMap> = TE.default<E>;
-import { checkSessionId, isValidSessionId } from './ids.js';
-import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
-import type { SessionData as StoreData, SessionStore } from './types.js';
+import { checkSessionId, isValidSessionId } from '../sessions/ids.js';
+import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './find-store.js';
+import type { SessionData as StoreData, SessionStore } from '../sessions/types.js';
 
 /** A node-style callback, as express-session passes them. */
 export type StoreCallback<T = void> = (err?: unknown, result?: T) => void;

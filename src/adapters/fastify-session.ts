@@ -22,9 +22,9 @@
  * was handed out.
  */
 import { createHash } from 'node:crypto';
-import { isValidSessionId } from './ids.js';
-import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './resolve.js';
-import type { SessionStore } from './types.js';
+import { isValidSessionId } from '../sessions/ids.js';
+import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './find-store.js';
+import type { SessionStore } from '../sessions/types.js';
 
 /** @fastify/session types the result as its Session class; what the store hands back is that session's JSON. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -12,9 +12,9 @@
  * rewrites the data, and never brings back a session destroyed meanwhile.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isValidSessionId } from './ids.js';
-import { resolveStore, saveReadSession, validateAdapterOptions, type AdapterOptions } from './resolve.js';
-import type { SessionStore } from './types.js';
+import { isValidSessionId } from '../sessions/ids.js';
+import { resolveStore, saveReadSession, validateAdapterOptions, type AdapterOptions } from './find-store.js';
+import type { SessionStore } from '../sessions/types.js';
 
 type KoaSessionJson = Record<string, unknown> & { _expire?: number; _maxAge?: number; _session?: boolean };
 

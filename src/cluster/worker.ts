@@ -4,15 +4,15 @@
  * `events` and forwarded to the primary in batches; the channel's backlog is bounded, and what
  * cannot be sent is counted and reported, never allowed to block a request or grow without end.
  */
-import { sessmapError } from '../errors.js';
-import { emitSafely } from '../events/bus.js';
-import { silentLogger, type Logger } from '../events/log.js';
+import { silentLogger, type Logger } from '../events/logger.js';
 import type { SessionEvents } from '../events/types.js';
-import type { SessionStore } from '../adapters/types.js';
-import { normaliseServiceOptions, type SessionServiceOptions } from './options.js';
-import { CONFIG_ENV, checkWorkerOptions, type WorkerConfig } from './worker-config.js';
+import type { SessionStore } from '../sessions/types.js';
+import { normaliseSessionOptions } from '../sessions/options.js';
+import { backendOf, loadDriver } from '../backends/select.js';
+import type { SessionServiceOptions } from './options.js';
+import { checkWorkerOptions, readWorkerConfig } from './worker-config.js';
 import { toWire, type WireEvent, type WorkerMessage } from './protocol.js';
-import { buildRuntime } from './runtime.js';
+import { compose } from './compose.js';
 
 /** Events held for the primary at most; beyond this they are counted as dropped. */
 const MAX_BUFFERED = 10_000;
@@ -29,40 +29,21 @@ const FLUSH_MS = 20;
 export type WorkerOptions = SessionServiceOptions;
 
 export async function attachWorker(options: WorkerOptions = {}): Promise<SessionStore> {
-  const raw = process.env[CONFIG_ENV];
-  let config: Partial<WorkerConfig> = {};
-  if (raw !== undefined) {
-    try {
-      config = JSON.parse(raw) as WorkerConfig;
-    } catch {
-      throw sessmapError('SESSMAP_ERR_NO_PRIMARY', `environment variable ${CONFIG_ENV} is not valid JSON`);
-    }
-    checkWorkerOptions(config as WorkerConfig, options);
-  }
-  const path = options.path ?? config.path;
-  if (path === undefined) {
-    throw sessmapError('SESSMAP_ERR_NO_PRIMARY', 'attachWorker found no session service: call setupPrimary() in the primary before cluster.fork(), or pass { path }');
-  }
-  const o = normaliseServiceOptions({ ...config, ...options, path, ifExists: 'attach', sweepInterval: 0 });
-  const log: Logger = (options.logger ?? silentLogger).child({ component: 'cluster', role: 'worker' });
+  const config = readWorkerConfig();
+  const driver = await loadDriver(config?.backend ?? backendOf(options));
+  if (config !== undefined) checkWorkerOptions(config, driver, options as Record<string, unknown>);
+  const backend = driver.workerOptions(config?.options ?? {}, options as Record<string, unknown>);
+  // The primary sweeps for the whole cluster.
+  const sessions = normaliseSessionOptions({ ...config?.sessions, ...options, sweepInterval: 0 });
+  const logger: Logger = (options.logger ?? silentLogger).child({ component: 'cluster', role: 'worker' });
   const forward = createForwarder();
-  let local: ReturnType<typeof buildRuntime>['bus'] | undefined;
-  const emit = <K extends keyof SessionEvents>(name: K, ...args: SessionEvents[K]): void => {
-    emitSafely(local!, log, name, ...args);
-    forward.push(toWire(name, args));
-  };
-  const rt = buildRuntime('open', o, emit);
-  local = rt.bus;
+  const composed = await compose(driver, { role: 'worker', sessions, backend, logger, forward });
   forward.hello();
-  const close = rt.service.close.bind(rt.service);
-  rt.service.close = async () => {
-    forward.flush();
-    await close();
-  };
-  return rt.service;
+  return composed.store;
 }
 
-function createForwarder(): { push(e: WireEvent): void; flush(): void; hello(): void } {
+/** Batches this worker's events for the primary over IPC, with a bounded backlog. */
+function createForwarder(): { push<K extends keyof SessionEvents>(name: K, args: SessionEvents[K]): void; flush(): void; hello(): void } {
   let buffer: WireEvent[] = [];
   let dropped = 0;
   let inFlight = 0;
@@ -94,10 +75,10 @@ function createForwarder(): { push(e: WireEvent): void; flush(): void; hello(): 
     timer.unref();
   };
   return {
-    push(e) {
+    push(name, args) {
       if (!canSend()) return;
       if (buffer.length >= MAX_BUFFERED) dropped++;
-      else buffer.push(e);
+      else buffer.push(toWire(name, args));
       if (timer === undefined) schedule();
     },
     flush() {

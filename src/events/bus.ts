@@ -4,7 +4,7 @@
  * `emitSafely` logs the first case and contains the second.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { Logger } from './log.js';
+import type { Logger } from './logger.js';
 import type { SessionEventName, SessionEvents } from './types.js';
 
 export type EventBus = EventEmitter<SessionEvents>;

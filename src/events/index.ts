@@ -1,3 +1,3 @@
 export type * from './types.js';
 export { createEventBus, emitSafely, type EventBus } from './bus.js';
-export { silentLogger, logEvents, type Logger } from './log.js';
+export { silentLogger, logEvents, type Logger } from './logger.js';

@@ -10,8 +10,8 @@ import session from 'express-session';
 import { SessmapStore } from '../../src/adapters/express-session.js';
 import { SessmapFastifyStore } from '../../src/adapters/fastify-session.js';
 import { SessmapKoaStore } from '../../src/adapters/koa-session.js';
-import type { AdapterOptions } from '../../src/adapters/resolve.js';
-import type { SessionStore } from '../../src/adapters/types.js';
+import type { AdapterOptions } from '../../src/adapters/find-store.js';
+import type { SessionStore } from '../../src/sessions/types.js';
 
 export type Data = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import session from 'express-session';
 import { SessmapStore } from '../../src/adapters/express-session.js';
-import type { AdapterOptions } from '../../src/adapters/resolve.js';
+import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { expressCookie } from './drivers.js';
 import { eventually, newId } from './contract.js';

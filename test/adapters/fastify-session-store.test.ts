@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
 import { SessmapFastifyStore } from '../../src/adapters/fastify-session.js';
-import type { AdapterOptions } from '../../src/adapters/resolve.js';
+import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { fastifyCookie as cookieJson, fastifyNewSession, fastifyRestoredSession } from './drivers.js';
 import { newId } from './contract.js';

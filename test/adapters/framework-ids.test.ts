@@ -18,8 +18,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SessmapStore } from '../../src/adapters/express-session.js';
 import { SessmapFastifyStore } from '../../src/adapters/fastify-session.js';
 import { SessmapKoaStore } from '../../src/adapters/koa-session.js';
-import { MAX_SESSION_ID_BYTES } from '../../src/adapters/ids.js';
-import type { SessionStore } from '../../src/adapters/types.js';
+import { MAX_SESSION_ID_BYTES } from '../../src/sessions/ids.js';
+import type { SessionStore } from '../../src/sessions/types.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { CookieJar } from './http.js';
 

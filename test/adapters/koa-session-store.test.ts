@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import Koa, { type Context } from 'koa';
 import session from 'koa-session';
 import { SessmapKoaStore } from '../../src/adapters/koa-session.js';
-import type { AdapterOptions } from '../../src/adapters/resolve.js';
+import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { listening } from '../fixtures/adapter-app-common.js';
 import { CookieJar } from './http.js';

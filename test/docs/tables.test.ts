@@ -8,7 +8,8 @@ const SRC = join(REPO_ROOT, 'src');
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const EVENTS_DOC = readFileSync(join(REPO_ROOT, 'docs', 'events.md'), 'utf8');
 
-const fieldsOf = (name: string): string[] => [...members(declarationBody(SRC, name)).keys()].sort();
+/** The fields of an interface, those of the interfaces it extends included. */
+const fieldsOf = (name: string): string[] => payloadFields(SRC, name).sort();
 const optionsIn = (heading: string): string[] => [...new Set(tableAfter(README, heading).flatMap((r) => namesIn(r[0])))].sort();
 
 /** Each event of SessionEvents with its payload's fields, the ones every event has left out. */

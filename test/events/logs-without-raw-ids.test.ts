@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openSessionStore } from '../../src/index.js';
-import type { SessionStore } from '../../src/adapters/types.js';
+import type { SessionStore } from '../../src/sessions/types.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

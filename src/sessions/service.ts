@@ -1,24 +1,24 @@
 /**
  * The session service: ids, deadlines, versions, the per-user index and lifecycle events, on
- * top of any {@link SessionBackend}. What emits its events is the owner's choice (the cluster
- * primary emits them directly; a worker emits them locally and forwards them to the primary).
+ * top of any {@link SessionBackend}. Where its events go is its owner's choice, given as an
+ * {@link EventSink} (the cluster primary emits them on the cluster-wide bus; a worker emits them
+ * locally and forwards them to the primary). What the backend removes by itself arrives on the
+ * backend's feed, by session id, and becomes `expired` and `evicted` events here.
  */
 import { sessmapError } from '../errors.js';
-import type { SessionEvents } from '../events/types.js';
-import { KEEP, expiryOf, type BackendRemoval, type SessionBackend, type StoredSession } from './backend.js';
+import { KEEP, expiryOf, type BackendChange, type Emit, type SessionBackend, type StoredSession } from './backend.js';
 import { checkSessionId, checkUserId, newSessionId } from './ids.js';
+import type { NormalisedSessionOptions } from './options.js';
 import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
 
-export interface ServiceOptions {
-  idleTimeout: number;
-  /** 0 = none */
-  absoluteTimeout: number;
-  exposeIds: boolean;
-  userIdOf: (data: unknown) => string | undefined;
-  clock: () => number;
+/** Where a service's events go: the emitter apps listen to, the function that emits, and what ends it. */
+export interface EventSink {
+  readonly events: SessionEventEmitter;
+  readonly emit: Emit;
+  /** Called once, when the service closes (after its backend): timers stop, buffers flush. */
+  close(): void;
 }
 
-/** Sends an event to wherever the owner wants it. */
 /**
  * How far a touch may leave the deadline where it is: min(1 s, 1% of the idle timeout). A session
  * used by request after request then costs no write (nor page lock) on most of them; its idle
@@ -28,36 +28,30 @@ export function touchSlack(idle: number): number {
   return Math.min(1_000, Math.floor(idle / 100));
 }
 
-export type Emit = <K extends keyof SessionEvents>(name: K, ...args: SessionEvents[K]) => void;
-
-/** The default `userIdOf`: `data.userId`, else passport's `data.passport.user`. */
-export function defaultUserIdOf(data: unknown): string | undefined {
-  if (data === null || typeof data !== 'object') return undefined;
-  const d = data as { userId?: unknown; passport?: { user?: unknown } };
-  const u = d.userId ?? d.passport?.user;
-  if (u === undefined || u === null || u === '') return undefined;
-  return typeof u === 'string' ? u : typeof u === 'number' || typeof u === 'bigint' ? String(u) : undefined;
-}
-
 /** Sessions whose absolute deadline and hashed id this process remembers. */
 const MEMO_MAX = 10_000;
 
 export class SessionService<D = SessionData> implements SessionStore<D> {
   readonly events: SessionEventEmitter;
   readonly #backend: SessionBackend;
-  readonly #o: ServiceOptions;
+  readonly #o: NormalisedSessionOptions;
+  readonly #sink: EventSink;
   readonly #emit: Emit;
+  readonly #unsubscribe: () => void;
+  #closed = false;
   /**
    * Per id: the absolute deadline (fixed for the life of a session id) and the hashed id. Lets a
    * touch with a TTL move the deadline without reading and decoding the session first.
    */
   readonly #memo = new Map<string, { a: number; sid: string | undefined }>();
 
-  constructor(backend: SessionBackend, events: SessionEventEmitter, emit: Emit, options: ServiceOptions) {
+  constructor(backend: SessionBackend, sink: EventSink, options: NormalisedSessionOptions) {
+    this.events = sink.events;
     this.#backend = backend;
-    this.events = events;
-    this.#emit = emit;
     this.#o = options;
+    this.#sink = sink;
+    this.#emit = sink.emit;
+    this.#unsubscribe = backend.subscribe((change) => this.#changed(change));
   }
 
   hashId(id: string): string {
@@ -82,14 +76,14 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   /** Turns a removal the backend made by itself into an event. */
-  removed(r: BackendRemoval): void {
+  #changed(r: BackendChange): void {
     if (r.reason === 'expired') {
       // The absolute deadline ended it when the expiry had reached it (touches never pass it).
       const a = r.session?.a ?? 0;
       const deadline = a !== 0 && r.expiresAt !== undefined && r.expiresAt >= a ? 'absolute' : 'idle';
       this.#emit('expired', { ...this.ref(r.id, r.session?.u), deadline });
     }
-    else {
+    else if (r.reason === 'evicted') {
       const ttlLeft = r.ttlLeft ?? 0;
       this.#emit('evicted', { ...this.ref(r.id), ttlLeft, live: ttlLeft > 0 });
     }
@@ -260,8 +254,16 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     await this.#backend.clear();
   }
 
+  /** Closes the backend, then the event sink (its timers, its buffer); a second call does nothing. */
   async close(): Promise<void> {
-    await this.#backend.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    try {
+      await this.#backend.close();
+    } finally {
+      this.#sink.close();
+    }
   }
 
   async #reindex(id: string, from: string | undefined, to: string | undefined): Promise<void> {

@@ -1,3 +1,4 @@
 export type * from './types.js';
-export { defaultUserIdOf } from './service.js';
+export type { SessionOptions } from './options.js';
+export { defaultUserIdOf } from './options.js';
 export { newSessionId, isValidSessionId, checkSessionId, MAX_SESSION_ID_BYTES } from './ids.js';

@@ -3,8 +3,15 @@
  * log lines: worker lifecycle at info, lock recoveries and repairs at warn, aggregated capacity
  * warnings at warn (one line per interval, never one per eviction), session lifecycle at debug.
  * Payloads carry hashed ids only (see hash.ts), so logs never hold a raw session id.
+ *
+ * The bus imports this module (for Logger), never the other way round.
  */
-import type { EventBus } from './bus.js';
+import type { SessionEventName, SessionEvents } from './types.js';
+
+/** What logEvents needs of an emitter (the bus satisfies it; this module does not import the bus). */
+export interface EventSource {
+  on<K extends SessionEventName>(name: K, listener: (...args: SessionEvents[K]) => void): unknown;
+}
 
 /** The subset of pino's Logger that sessmap uses; a pino instance satisfies it. */
 export interface Logger {
@@ -35,7 +42,7 @@ function fields(e: { pid: number; id?: string }): object {
   return { ...rest, originPid: pid };
 }
 
-export function logEvents(bus: EventBus, logger: Logger): void {
+export function logEvents(bus: EventSource, logger: Logger): void {
   bus.on('workerAttached', (e) => logger.info(fields(e), 'worker attached'));
   bus.on('workerDetached', (e) => logger.info(fields(e), 'worker detached'));
   bus.on('lockRecovered', (e) => logger.warn(fields(e), 'recovered a lock held by a dead process'));

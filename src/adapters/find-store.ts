@@ -1,15 +1,16 @@
 /**
  * How an adapter finds its session store: the one it is given, else the cluster's (in a worker
  * of a primary that ran setupPrimary), else a file of its own (a single process, worker_threads,
- * or unrelated processes sharing `path`).
+ * or unrelated processes sharing `path`). Nothing here loads a backend: the cluster layer loads
+ * the one the options choose, with import(), when the store is first needed.
  */
 import { isSessmapError, sessmapError } from '../errors.js';
-import { validateTimeout } from '../core/options.js';
+import { validateTimeout } from '../util/validate.js';
+import type { SessionData, SessionStore, SessionWriteOptions } from '../sessions/types.js';
 import { attachWorker } from '../cluster/worker.js';
-import { openSessionStore } from '../cluster/standalone.js';
+import { composeStandalone } from '../cluster/compose.js';
 import type { SessionServiceOptions } from '../cluster/options.js';
 import { CONFIG_ENV } from '../cluster/worker-config.js';
-import type { SessionData, SessionStore, SessionWriteOptions } from './types.js';
 
 /**
  * Saves a session the request read. If it is gone since (a logout in another request, "log out
@@ -24,6 +25,10 @@ export async function saveReadSession(store: SessionStore, id: string, data: Ses
   }
 }
 
+/**
+ * An adapter's options: its own (`store`, `defaultTtl`) and, for the store it opens when none is
+ * given, the session and backend options of openSessionStore / attachWorker.
+ */
 export interface AdapterOptions extends SessionServiceOptions {
   /** A store to use (from attachWorker, openSessionStore, or another backend). */
   store?: SessionStore | Promise<SessionStore>;
@@ -46,7 +51,7 @@ export function resolveStore(o: AdapterOptions): Promise<SessionStore> {
   // options checked against the primary's, a `path` included). A file of its own there is
   // `store: openSessionStore({ path })`.
   if (process.env[CONFIG_ENV] !== undefined) return attachWorker(service);
-  return openSessionStore(service);
+  return composeStandalone(service);
 }
 
 /**

@@ -8,10 +8,10 @@
  * operator in time: one lstat per interval, and on each change an `error` event carrying
  * SESSMAP_ERR_FILE_REPLACED plus one log line at error level (whether anyone listens or not).
  */
-import { sessmapError, type SessmapError } from '../errors.js';
-import { emitSafely, type EventBus } from '../events/bus.js';
-import type { Logger } from '../events/log.js';
-import type { PathStatus, SharedCache } from '../core/index.js';
+import { sessmapError, type SessmapError } from '../../errors.js';
+import type { Logger } from '../../events/logger.js';
+import type { PathStatus, SharedCache } from '../../core/index.js';
+import type { BackendContext } from '../../sessions/backend.js';
 
 /** How often the path is checked when the sweep is disabled (`sweepInterval: 0`). */
 export const DEFAULT_WATCH_INTERVAL = 1000;
@@ -32,10 +32,10 @@ export function fileReplacedError(path: string, status: Exclude<PathStatus, 'sam
 
 /**
  * Checks every `interval` ms that `cache.path` still leads to the file `cache` maps; reports each
- * change to 'deleted' or 'replaced' once (an `error` event on `bus` and an error-level line on
- * `log`), and a return to the file at info. Returns the function that stops it.
+ * change to 'deleted' or 'replaced' once (`report`: an error-level line on the log, and an `error`
+ * event to whoever listens), and a return to the file at info. Returns the function that stops it.
  */
-export function watchFilePath(cache: SharedCache<unknown>, interval: number, bus: EventBus, log: Logger, role: string): () => void {
+export function watchFilePath(cache: SharedCache<unknown>, interval: number, report: BackendContext['report'], log: Logger, role: string): () => void {
   let last: PathStatus | 'unreadable' = 'same';
   const check = (): void => {
     if (cache.closed) return;
@@ -55,9 +55,7 @@ export function watchFilePath(cache: SharedCache<unknown>, interval: number, bus
     }
     if (now !== 'unreadable') err = fileReplacedError(cache.path, now, role);
     if (err === undefined) return;
-    log.error({ err, code: (err as { code?: string }).code, path: cache.path, status: now }, err.message);
-    // Logged above: emit only to listeners (emitSafely would log an unheard 'error' a second time).
-    if (bus.listenerCount('error') > 0) emitSafely(bus, log, 'error', err);
+    report(err, { path: cache.path, status: now });
   };
   const timer = setInterval(check, interval > 0 ? interval : DEFAULT_WATCH_INTERVAL);
   timer.unref();
