@@ -4,5 +4,4 @@
  * they need it, so an app on another backend never loads it.
  */
 export { MmapBackend } from './backend.js';
-export { mmapDriver, type MmapDriver } from './driver.js';
 export { DEFAULT_MMAP_OPTIONS, type MmapBackendOptions } from './options.js';
