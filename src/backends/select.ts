@@ -22,12 +22,28 @@ export function backendOf(_options: BackendOptions): BackendName {
   return 'mmap';
 }
 
+const loaded = new Map<BackendName, BackendDriver>();
+
+/**
+ * The driver of backend `name` if it was loaded already (then a store opens synchronously, in
+ * the call that asks for it, as it did before backends were loaded lazily), else undefined.
+ */
+export function loadedDriver(name: BackendName): BackendDriver | undefined {
+  return loaded.get(name);
+}
+
 /** The driver of backend `name`, loaded on first use. */
 export async function loadDriver(name: BackendName): Promise<BackendDriver> {
+  const known = loaded.get(name);
+  if (known !== undefined) return known;
+  let driver: BackendDriver;
   switch (name) {
     case 'mmap':
-      return (await import('./mmap/driver.js')).mmapDriver as unknown as BackendDriver;
+      driver = (await import('./mmap/driver.js')).mmapDriver as unknown as BackendDriver;
+      break;
     default:
       throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `backend '${String(name)}' is not one this sessmap has (the cluster primary and its workers may run different versions)`, { option: 'backend' });
   }
+  loaded.set(name, driver);
+  return driver;
 }

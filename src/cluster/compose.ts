@@ -11,7 +11,7 @@ import type { BackendDriver, BackendRole, Emit, SessionBackend } from '../sessio
 import { normaliseSessionOptions, type NormalisedSessionOptions, type SessionOptions } from '../sessions/options.js';
 import { SessionService } from '../sessions/service.js';
 import type { SessionStore } from '../sessions/types.js';
-import { backendOf, loadDriver, type BackendOptions } from '../backends/select.js';
+import { backendOf, loadDriver, loadedDriver, type BackendOptions } from '../backends/select.js';
 import { createSink, type LocalSinkOptions } from './sink.js';
 
 /** A composed store, and what its owner needs around it. */
@@ -63,16 +63,16 @@ export function compose<B extends SessionBackend, N>(driver: BackendDriver<B, N>
   });
 }
 
-/** Flat options -> the chosen backend's driver (loaded now) and both parts normalised. */
-export async function prepare(options: SessionOptions & BackendOptions): Promise<{ driver: BackendDriver; sessions: NormalisedSessionOptions; backend: unknown }> {
-  const sessions = normaliseSessionOptions(options);
-  const driver = await loadDriver(backendOf(options));
-  return { driver, sessions, backend: driver.normalise(options as Record<string, unknown>) };
-}
-
-/** A store without a cluster: the process creates the backend's store or attaches to it, and supervises it. */
+/**
+ * A store without a cluster: the process creates the backend's store or attaches to it, and
+ * supervises it. Once the backend's driver is loaded (by the first store of the process), the
+ * store is opened within this call, before it returns its promise, as a synchronous backend opens.
+ */
 export async function composeStandalone(options: SessionOptions & BackendOptions = {}): Promise<SessionStore> {
-  const { driver, sessions, backend } = await prepare(options);
+  const sessions = normaliseSessionOptions(options);
+  const name = backendOf(options);
+  const driver = loadedDriver(name) ?? (await loadDriver(name));
+  const backend = driver.normalise(options as Record<string, unknown>);
   const logger = sessions.logger.child({ component: 'sessions', role: 'standalone' });
   return (await compose(driver, { role: 'standalone', sessions, backend, logger })).store;
 }

@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../events/logger.js';
 import type { SessionEvents } from '../events/types.js';
 import type { SessionStore } from '../sessions/types.js';
 import { normaliseSessionOptions } from '../sessions/options.js';
-import { backendOf, loadDriver } from '../backends/select.js';
+import { backendOf, loadDriver, loadedDriver } from '../backends/select.js';
 import type { SessionServiceOptions } from './options.js';
 import { checkWorkerOptions, readWorkerConfig } from './worker-config.js';
 import { toWire, type WireEvent, type WorkerMessage } from './protocol.js';
@@ -30,7 +30,9 @@ export type WorkerOptions = SessionServiceOptions;
 
 export async function attachWorker(options: WorkerOptions = {}): Promise<SessionStore> {
   const config = readWorkerConfig();
-  const driver = await loadDriver(config?.backend ?? backendOf(options));
+  const name = config?.backend ?? backendOf(options);
+  // No await once the driver is loaded: the store is opened within this call (see composeStandalone).
+  const driver = loadedDriver(name) ?? (await loadDriver(name));
   if (config !== undefined) checkWorkerOptions(config, driver, options as Record<string, unknown>);
   const backend = driver.workerOptions(config?.options ?? {}, options as Record<string, unknown>);
   // The primary sweeps for the whole cluster.
