@@ -48,16 +48,15 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
 
   const onMessage = (worker: Worker) => (m: unknown) => {
     if (!isWorkerMessage(m)) return;
-    const msg = m;
-    if (msg.kind === 'hello') {
-      emit('workerAttached', { at: Date.now(), pid: process.pid, workerId: worker.id, workerPid: msg.pid });
+    if (m.kind === 'hello') {
+      emit('workerAttached', { at: Date.now(), pid: process.pid, workerId: worker.id, workerPid: m.pid });
       return;
     }
-    for (const w of msg.events) {
+    for (const w of m.events) {
       const [name, payload] = fromWire(w);
       emit(name, payload as never);
     }
-    if (msg.dropped > 0) emit('dropped', { at: Date.now(), pid: process.pid, count: msg.dropped, workerPid: worker.process.pid ?? 0 });
+    if (m.dropped > 0) emit('dropped', { at: Date.now(), pid: process.pid, count: m.dropped, workerPid: worker.process.pid ?? 0 });
   };
   const listeners = new Map<Worker, (m: unknown) => void>();
   const onFork = (worker: Worker): void => {

@@ -66,12 +66,3 @@ export function validateBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') invalidOption(name, 'true or false', value);
   return value;
 }
-
-/** An options argument: an object (or undefined, for all defaults). */
-export function validateOptionsObject<T extends object>(name: string, value: T | undefined): T | Record<string, never> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object') {
-    throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `${name} must be an object`, { option: 'options' });
-  }
-  return value;
-}
