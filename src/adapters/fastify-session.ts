@@ -18,10 +18,9 @@
  * store; a session @fastify/session made in this request (a new one, whatever its id: a custom
  * idGenerator may reuse one) is told by its cookie, which carries no `originalExpires` (a restored
  * cookie keeps the stored expiry there). "Unchanged" is @fastify/session's own
- * `session.isModified()`, or, for a caller that saves a plain object, a digest of the data as it
- * was handed out.
+ * `session.isModified()`; a caller that saves a plain object (no `isModified`) is taken to have
+ * changed it.
  */
-import { createHash } from 'node:crypto';
 import { isValidSessionId } from '../sessions/ids.js';
 import { resolveStore, saveReadSession, ttlFromCookie, validateAdapterOptions, type AdapterOptions } from './find-store.js';
 import type { SessionStore } from '../sessions/types.js';
@@ -31,16 +30,8 @@ import type { SessionStore } from '../sessions/types.js';
 type SessionCallback = (err: any, result?: any) => void;
 type Callback<T = void> = (err?: unknown, result?: T) => void;
 
-/** Session ids whose reads are remembered at most (the oldest are forgotten first). */
-const MAX_READ_IDS = 100_000;
-/** Digests of reads remembered per id (requests in flight at once on one session). */
-const MAX_READS_PER_ID = 4;
-
-/** Digest of the session's data without its cookie. */
-function digestOf(data: Record<string, unknown>): string {
-  const { cookie: _c, ...rest } = data;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url');
-}
+/** Session ids whose reads are remembered at most (the least recently read are forgotten first). */
+const MAX_READ_IDS = 50_000;
 
 /** A cookie @fastify/session made for a new session: it has an expiry, and no expiry restored from the store. */
 function isNewCookie(cookie: unknown): boolean {
@@ -50,29 +41,25 @@ function isNewCookie(cookie: unknown): boolean {
 }
 
 /**
- * The ids (and digests of the data) this store handed out. A session id is random and new for a
- * new session, so an id found here belongs to a session that existed when it was read. Bounded:
- * an id read by nobody for the last MAX_READ_IDS reads is forgotten, and a save of it is then
- * taken for a new session's.
+ * The ids this store handed out. A session id is random and new for a new session, so an id found
+ * here belongs to a session that existed when it was read. Bounded: an id nobody read during the
+ * last MAX_READ_IDS distinct reads is forgotten, and a save of it is then taken for a new
+ * session's (a request would have to outlive that many other sessions' reads in one process).
  */
 class ReadLog {
-  readonly #reads = new Map<string, string[]>();
+  readonly #ids = new Set<string>();
 
-  add(id: string, digest: string): void {
-    const seen = this.#reads.get(id);
-    if (seen !== undefined) {
-      this.#reads.delete(id); // re-inserted below: most recent last
-      if (!seen.includes(digest)) seen.push(digest);
-      if (seen.length > MAX_READS_PER_ID) seen.shift();
-      this.#reads.set(id, seen);
+  add(id: string): void {
+    if (this.#ids.delete(id)) {
+      this.#ids.add(id); // most recent last
       return;
     }
-    if (this.#reads.size >= MAX_READ_IDS) this.#reads.delete(this.#reads.keys().next().value as string);
-    this.#reads.set(id, [digest]);
+    if (this.#ids.size >= MAX_READ_IDS) this.#ids.delete(this.#ids.values().next().value as string);
+    this.#ids.add(id);
   }
 
-  digests(id: string): readonly string[] | undefined {
-    return this.#reads.get(id);
+  has(id: string): boolean {
+    return this.#ids.has(id);
   }
 }
 
@@ -95,7 +82,7 @@ export class SessmapFastifyStore {
       const r = await s.getSession(sessionId);
       if (r === undefined) return null;
       const data = r.data as Record<string, unknown>;
-      this.#reads.add(sessionId, digestOf(data));
+      this.#reads.add(sessionId);
       return data;
     }, callback);
   }
@@ -103,7 +90,7 @@ export class SessmapFastifyStore {
   set(sessionId: string, session: unknown, callback: Callback): void {
     this.#run(async (s) => {
       const modified = (session as { isModified?: unknown } | null)?.isModified;
-      const isModified = typeof modified === 'function' ? (modified.call(session) as unknown) === true : undefined;
+      const unchanged = typeof modified === 'function' && (modified.call(session) as unknown) === false;
       // The Session instance serializes to its data (symbols and getters drop out).
       const data = JSON.parse(JSON.stringify(session)) as Record<string, unknown>;
       const ttl = ttlFromCookie(data.cookie, this.#defaultTtl);
@@ -113,12 +100,11 @@ export class SessmapFastifyStore {
         return;
       }
       const options = ttl === undefined ? {} : { ttl };
-      const read = this.#reads.digests(sessionId);
-      if (read === undefined || isNewCookie(data.cookie)) {
+      if (!this.#reads.has(sessionId) || isNewCookie(data.cookie)) {
         await s.setSession(sessionId, data, options);
         return;
       }
-      if (isModified === false || (isModified === undefined && read.includes(digestOf(data)))) {
+      if (unchanged) {
         // Unchanged since read: keep whatever the session holds now, with the new cookie.
         await s.updateSession(sessionId, (cur) => ({ ...cur, cookie: data.cookie }), options);
         return;
