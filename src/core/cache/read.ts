@@ -1,0 +1,250 @@
+/**
+ * Reads. A get on a page this handle has validated runs without the lock, checked by the page's
+ * change sequence (a seqlock); the first read of a page, a read that keeps meeting a change
+ * under way, an expired entry to remove and anything out of range go through the lock. has,
+ * ttl and inspect do the same without counting as a use. See docs/architecture.md, "The path
+ * of a read".
+ */
+import { crc32 } from 'node:zlib';
+import type { Segment } from '../file.js';
+import {
+  ITEM_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF,
+  PRIORITY_NAMES, P_DIRTY_IDX, P_HITS_IDX, P_MISSES_IDX,
+} from '../layout.js';
+import { expireEntry } from '../page/log.js';
+import type { Pages } from '../page/pages.js';
+import { findSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
+import { TYPE_MAX, copyOut, decode } from '../serializer.js';
+import type { EntryInfo } from '../types.js';
+import type { Hooks } from './hooks.js';
+import type { Keys } from './keys.js';
+import type { PageLocks } from './locking.js';
+import type { HandleState } from './state.js';
+import type { ReadCounts } from './stats.js';
+
+/** From the lock-free read: try again without the lock / take the locked path. */
+const RETRY: unique symbol = Symbol('retry');
+const LOCKED: unique symbol = Symbol('locked');
+/** Lock-free attempts of a read while writes keep changing its page, before it takes the lock. */
+const OPTIMISTIC_TRIES = 256;
+
+/** What a peek runs on the entry's item address (-1 when there is no live entry). */
+type PeekFn = (s: Segment, a: number) => unknown;
+
+export class Reader {
+  readonly #state: HandleState;
+  readonly #pages: Pages;
+  readonly #keys: Keys;
+  readonly #locks: PageLocks;
+  readonly #counts: ReadCounts;
+  readonly #hooks: Hooks;
+  readonly #validated: Uint8Array;
+  readonly #clock: () => number;
+  readonly #verifyReads: boolean;
+  readonly #maxItemBytes: number;
+
+  constructor(state: HandleState, pages: Pages, keys: Keys, locks: PageLocks, counts: ReadCounts, hooks: Hooks,
+    clock: () => number, verifyReads: boolean, maxItemBytes: number) {
+    this.#state = state;
+    this.#pages = pages;
+    this.#keys = keys;
+    this.#locks = locks;
+    this.#counts = counts;
+    this.#hooks = hooks;
+    this.#validated = locks.validated;
+    this.#clock = clock;
+    this.#verifyReads = verifyReads;
+    this.#maxItemBytes = maxItemBytes;
+  }
+
+  /** The value under `key` (undefined when none), counted as a use; its expiry goes to state.lastExpiry. */
+  get(key: string): unknown {
+    this.#state.enter();
+    const keys = this.#keys;
+    const p = keys.locate(key);
+    const s = keys.seg;
+    const b = keys.base;
+    const h = keys.hash;
+    const klen = keys.klen;
+    // Read without the lock when the page is known sound; the locked path handles the rest. A
+    // write under way on the page makes the read try again (a few microseconds' worth of tries)
+    // rather than queue for the lock behind the writer.
+    if (this.#validated[p] === 1 && !this.#verifyReads) {
+      for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+        const r = this.#getOptimistic(p, s, b, h, klen);
+        if (r === LOCKED) break;
+        if (r !== RETRY) return r;
+      }
+    }
+    return this.#getLocked(p, s, b, h, klen);
+  }
+
+  /**
+   * A read without the lock, validated by the page's change sequence (a seqlock): readers never
+   * wait for each other or write shared state but the entry's access tick, and a writer only
+   * makes them retry. A change under way (or made meanwhile) returns RETRY; what needs the lock
+   * (an expired entry to remove, lengths or types that are wrong on a page that did not change)
+   * returns LOCKED. The access tick is stored after the value was validated; if a writer
+   * rearranged the slot table in between, the store lands on another slot's tick, which can only
+   * misorder recency (never data): see docs/file-format.md.
+   */
+  #getOptimistic(p: number, s: Segment, b: number, h: number, klen: number): unknown {
+    const pages = this.#pages;
+    const i32 = s.i32;
+    const seqIdx = (b >> 2) + P_DIRTY_IDX;
+    const seq = Atomics.load(i32, seqIdx);
+    if ((seq & 1) !== 0) return RETRY;
+    const si = findSlot(pages, s, b, h, klen);
+    if (si < 0) {
+      if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
+      this.#counts.miss(p);
+      this.#hooks.maybeFlush();
+      return undefined;
+    }
+    const off = slotOffset(s, b, si);
+    const a = b + off;
+    const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+    const start = a + ITEM_HEADER_SIZE + klen;
+    if (vlen > this.#maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+    const now = this.#clock();
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    if (exp !== 0 && exp <= now) return LOCKED;
+    const type = s.buf[a + I_TYPE_OFF];
+    if (type < 1 || type > TYPE_MAX) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+    const raw = copyOut(s.buf, type, start, start + vlen);
+    if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
+    s.f64[tickIdx(b, si)] = nextTick(now);
+    this.#counts.hit(p, now);
+    this.#state.lastExpiry = exp;
+    this.#hooks.maybeFlush();
+    return this.#decode(p, type, raw);
+  }
+
+  /** The read under the lock: removes an expired entry, verifies the checksum with verifyReads. */
+  #getLocked(p: number, s: Segment, b: number, h: number, klen: number): unknown {
+    const pages = this.#pages;
+    const locks = this.#locks;
+    locks.lock(p, s, b);
+    let raw: string | Buffer;
+    let type: number;
+    try {
+      const now = this.#clock();
+      const si = findSlot(pages, s, b, h, klen);
+      if (si < 0) {
+        s.f64[(b >> 3) + P_MISSES_IDX]++;
+        return undefined;
+      }
+      const off = slotOffset(s, b, si);
+      const a = b + off;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      if (exp !== 0 && exp <= now) {
+        expireEntry(pages, p, s, b, si, off);
+        s.f64[(b >> 3) + P_MISSES_IDX]++;
+        return undefined;
+      }
+      const start = a + ITEM_HEADER_SIZE + klen;
+      const end = start + s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+      if (this.#verifyReads && crc32(s.buf.subarray(a + I_CRC_START, end)) !== s.u32[(a + I_CRC_OFF) >> 2]) {
+        locks.repair(p, s, b);
+        s.f64[(b >> 3) + P_MISSES_IDX]++;
+        return undefined;
+      }
+      s.f64[tickIdx(b, si)] = nextTick(now);
+      s.f64[(b >> 3) + P_HITS_IDX]++;
+      this.#state.lastExpiry = exp;
+      type = s.buf[a + I_TYPE_OFF];
+      raw = copyOut(s.buf, type, start, end);
+    } finally {
+      locks.unlock(s, b);
+      this.#hooks.maybeFlush();
+    }
+    return this.#decode(p, type, raw);
+  }
+
+  /** True when a live entry is stored under `key` (not counted as a use). */
+  has(key: string): boolean {
+    return this.#peek(key, (s, a) => a >= 0) as boolean;
+  }
+
+  /** Remaining lifetime in ms (Infinity without expiry), or undefined when absent. */
+  ttl(key: string): number | undefined {
+    const now = this.#clock();
+    return this.#peek(key, (s, a) => {
+      if (a < 0) return undefined;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      return exp === 0 ? Infinity : exp - now;
+    }) as number | undefined;
+  }
+
+  /** Metadata of an entry, without its value. */
+  inspect(key: string): EntryInfo | undefined {
+    return this.#peek(key, (s, a) => {
+      if (a < 0) return undefined;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      return {
+        expiresAt: exp === 0 ? Infinity : exp,
+        createdAt: s.f64[(a + I_CREATED_OFF) >> 3],
+        version: s.u32[(a + I_VERSION_OFF) >> 2],
+        priority: PRIORITY_NAMES[s.buf[a + I_PRIORITY_OFF]],
+        size: s.u32[(a + I_VALUE_LEN_OFF) >> 2],
+      };
+    }) as EntryInfo | undefined;
+  }
+
+  /**
+   * Runs `fn` with the key's live item address (-1 when absent), without changing recency: like a
+   * get, without the lock (a seqlock read; `fn` only reads, and its result is dropped if the page
+   * changed meanwhile), else under it.
+   */
+  #peek(key: string, fn: PeekFn): unknown {
+    this.#state.enter();
+    const pages = this.#pages;
+    const keys = this.#keys;
+    const p = keys.locate(key);
+    const s = keys.seg;
+    const b = keys.base;
+    const h = keys.hash;
+    const klen = keys.klen;
+    if (this.#validated[p] === 1 && !this.#verifyReads) {
+      const seqIdx = (b >> 2) + P_DIRTY_IDX;
+      for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+        const seq = Atomics.load(s.i32, seqIdx);
+        if ((seq & 1) !== 0) continue;
+        const si = findSlot(pages, s, b, h, klen);
+        let a = -1;
+        if (si >= 0) {
+          const off = slotOffset(s, b, si);
+          if (off + ITEM_HEADER_SIZE > pages.pageSize) continue;
+          a = b + off;
+          const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+          if (exp !== 0 && exp <= this.#clock()) a = -1;
+        }
+        const r = fn(s, a);
+        if (Atomics.load(s.i32, seqIdx) === seq) return r;
+      }
+    }
+    this.#locks.lock(p, s, b);
+    try {
+      const si = findSlot(pages, s, b, h, klen);
+      if (si < 0) return fn(s, -1);
+      const a = b + slotOffset(s, b, si);
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      if (exp !== 0 && exp <= this.#clock()) return fn(s, -1);
+      return fn(s, a);
+    } finally {
+      this.#locks.unlock(s, b);
+    }
+  }
+
+  #decode(p: number, type: number, raw: string | Buffer): unknown {
+    this.#hooks.maybeFlush();
+    try {
+      return decode(type, raw);
+    } catch {
+      // Checksummed bytes that do not decode: have the page checked again, report a miss.
+      this.#validated[p] = 0;
+      this.#locks.withPageLock(p, () => undefined);
+      return undefined;
+    }
+  }
+}
