@@ -59,24 +59,28 @@ export class Reader {
 
   /** The value under `key` (undefined when none), counted as a use; its expiry goes to state.lastExpiry. */
   get(key: string): unknown {
-    this.#state.enter();
-    const keys = this.#keys;
-    const p = keys.locate(key);
-    const s = keys.seg;
-    const b = keys.base;
-    const h = keys.hash;
-    const klen = keys.klen;
+    const k = this.#keys;
     // Read without the lock when the page is known sound; the locked path handles the rest. A
     // write under way on the page makes the read try again (a few microseconds' worth of tries)
     // rather than queue for the lock behind the writer.
-    if (this.#validated[p] === 1 && !this.#verifyReads) {
+    if (this.#begin(key)) {
       for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
-        const r = this.#getOptimistic(p, s, b, h, klen);
+        const r = this.#getOptimistic(k.page, k.seg, k.base, k.hash, k.klen);
         if (r === LOCKED) break;
         if (r !== RETRY) return r;
       }
     }
-    return this.#getLocked(p, s, b, h, klen);
+    return this.#getLocked(k.page, k.seg, k.base, k.hash, k.klen);
+  }
+
+  /**
+   * The prologue of every read: checks the handle and locates the key (see Keys); true when its
+   * page may be read without the lock (this handle validated it, and verifyReads is off).
+   */
+  #begin(key: string): boolean {
+    this.#state.enter();
+    const p = this.#keys.locate(key);
+    return this.#validated[p] === 1 && !this.#verifyReads;
   }
 
   /**
@@ -197,43 +201,47 @@ export class Reader {
    * changed meanwhile), else under it.
    */
   #peek(key: string, fn: PeekFn): unknown {
-    this.#state.enter();
-    const pages = this.#pages;
-    const keys = this.#keys;
-    const p = keys.locate(key);
-    const s = keys.seg;
-    const b = keys.base;
-    const h = keys.hash;
-    const klen = keys.klen;
-    if (this.#validated[p] === 1 && !this.#verifyReads) {
-      const seqIdx = (b >> 2) + P_DIRTY_IDX;
+    const k = this.#keys;
+    if (this.#begin(key)) {
       for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
-        const seq = Atomics.load(s.i32, seqIdx);
-        if ((seq & 1) !== 0) continue;
-        const si = findSlot(pages, s, b, h, klen);
-        let a = -1;
-        if (si >= 0) {
-          const off = slotOffset(s, b, si);
-          if (off + ITEM_HEADER_SIZE > pages.pageSize) continue;
-          a = b + off;
-          const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
-          if (exp !== 0 && exp <= this.#clock()) a = -1;
-        }
-        const r = fn(s, a);
-        if (Atomics.load(s.i32, seqIdx) === seq) return r;
+        const r = this.#peekOptimistic(k.seg, k.base, k.hash, k.klen, fn);
+        if (r !== RETRY) return r;
       }
     }
-    this.#locks.lock(p, s, b);
+    const s = k.seg;
+    const b = k.base;
+    this.#locks.lock(k.page, s, b);
     try {
-      const si = findSlot(pages, s, b, h, klen);
-      if (si < 0) return fn(s, -1);
-      const a = b + slotOffset(s, b, si);
-      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
-      if (exp !== 0 && exp <= this.#clock()) return fn(s, -1);
-      return fn(s, a);
+      return fn(s, this.#liveItem(s, b, k.hash, k.klen));
     } finally {
       this.#locks.unlock(s, b);
     }
+  }
+
+  /** A peek without the lock: `fn`'s result, or RETRY when the page changed (or was changing) meanwhile. */
+  #peekOptimistic(s: Segment, b: number, h: number, klen: number, fn: PeekFn): unknown {
+    const seqIdx = (b >> 2) + P_DIRTY_IDX;
+    const seq = Atomics.load(s.i32, seqIdx);
+    if ((seq & 1) !== 0) return RETRY;
+    const a = this.#liveItem(s, b, h, klen);
+    if (a === -2) return RETRY;
+    const r = fn(s, a);
+    return Atomics.load(s.i32, seqIdx) === seq ? r : RETRY;
+  }
+
+  /**
+   * The address of the key's live item: -1 when it has none (absent or expired), -2 when the
+   * slot points out of the page (only seen by a read racing a change).
+   */
+  #liveItem(s: Segment, b: number, h: number, klen: number): number {
+    const pages = this.#pages;
+    const si = findSlot(pages, s, b, h, klen);
+    if (si < 0) return -1;
+    const off = slotOffset(s, b, si);
+    if (off + ITEM_HEADER_SIZE > pages.pageSize) return -2;
+    const a = b + off;
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    return exp !== 0 && exp <= this.#clock() ? -1 : a;
   }
 
   #decode(p: number, type: number, raw: string | Buffer): unknown {
