@@ -4,27 +4,23 @@
  * every other operation takes that page's lock for a few hundred nanoseconds, and values are
  * (de)serialized outside the lock where the operation allows.
  *
- * A thin facade: each call goes to the part of the handle that does it (read.ts, write.ts,
- * scan.ts, stats.ts, locking.ts), all wired here once, in the constructor.
+ * A thin facade: the handle's state is one Handle (handle.ts), and each call goes to the file
+ * that does it: read.ts, write.ts, scan.ts, stats.ts, locking.ts.
  */
 import { createHmac } from 'node:crypto';
 import { attachExisting, createOrAttach, type Attachment, type InternalCreateOptions } from '../attach.js';
 import { pathStatus, type FileIdentity } from '../file.js';
 import { INTERNALS } from '../internals.js';
 import { OWNER_ID } from '../lock.js';
-import { maxItemBytesOf, normaliseHandleOptions, type HandleOptions } from '../options.js';
-import { Pages } from '../page/pages.js';
+import { normaliseHandleOptions, type HandleOptions } from '../options.js';
 import { checkPage } from '../page/repair.js';
-import { TYPE_OF } from '../serializer.js';
 import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, SetOptions, UpdateOptions } from '../types.js';
-import { Hooks } from './hooks.js';
-import { Keys } from './keys.js';
-import { PageLocks } from './locking.js';
-import { Reader } from './read.js';
-import { Scanner } from './scan.js';
-import { HandleState } from './state.js';
-import { ReadCounts, collectStats } from './stats.js';
-import { MODE_ADD, MODE_REPLACE, MODE_SET, UNCHANGED, Writer, type UpdateFn } from './write.js';
+import { Handle } from './handle.js';
+import { lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, withPageLock } from './locking.js';
+import { entryTtl, getValue, hasEntry, inspectEntry } from './read.js';
+import { clearAll, purgeExpiredPages, scanEntries } from './scan.js';
+import { collectStats, flushAllReadCounts, trackReadCounts, untrackReadCounts } from './stats.js';
+import { MODE_ADD, MODE_REPLACE, MODE_SET, UNCHANGED, deleteKey, expireKeyAt, store, touchKey, updateKey, type UpdateFn } from './write.js';
 
 export { UNCHANGED };
 
@@ -34,13 +30,7 @@ export class SharedCache<V = unknown> {
   readonly geometry: Geometry;
   /** The largest key bytes + serialized value bytes that can always be stored. */
   readonly maxItemBytes: number;
-  readonly #state: HandleState;
-  readonly #pages: Pages;
-  readonly #locks: PageLocks;
-  readonly #counts: ReadCounts;
-  readonly #reader: Reader;
-  readonly #writer: Writer;
-  readonly #scanner: Scanner;
+  readonly #h: Handle;
   readonly #identity: FileIdentity;
   /** Secret for digest(): bytes 8-31 of the file's seed. */
   readonly #secret: Buffer;
@@ -59,28 +49,18 @@ export class SharedCache<V = unknown> {
 
   private constructor(att: Attachment, o: HandleOptions) {
     const info = att.info;
+    const h = new Handle(att, o);
     this.path = att.path;
     this.geometry = Object.freeze({ pageCount: info.pageCount, pageSize: info.pageSize, slotsPerPage: info.slotsPerPage, maxKeyBytes: info.maxKeyBytes, fileSize: info.fileSize });
-    this.maxItemBytes = maxItemBytesOf(info.pageSize, info.slotsPerPage);
-    const state = new HandleState(att.path, att.header, att.epoch);
-    const hooks = new Hooks(o);
-    const pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, hooks.removals, o.removalValues);
-    const keys = new Keys(pages, info.maxKeyBytes);
-    const locks = new PageLocks(state, pages, hooks, o.lockTimeout, info.maxKeyBytes);
-    const counts = new ReadCounts(state, pages, locks, o.clock);
-    this.#state = state;
-    this.#pages = pages;
-    this.#locks = locks;
-    this.#counts = counts;
-    this.#reader = new Reader(state, pages, keys, locks, counts, hooks, o.clock, o.verifyReads, this.maxItemBytes);
-    this.#writer = new Writer(state, pages, keys, locks, hooks, TYPE_OF[o.serializer ?? info.serializer], o.defaultTtl ?? info.defaultTtl, o.clock, this.maxItemBytes);
-    this.#scanner = new Scanner(state, pages, locks, hooks, o.clock);
+    this.maxItemBytes = h.maxItemBytes;
+    this.#h = h;
     this.#identity = att.identity;
     this.#secret = info.seed.subarray(8);
+    trackReadCounts(h);
     INTERNALS.set(this, {
-      checkPage: (p) => locks.withPageLock(p, (s, b) => checkPage(pages, s, b, info.maxKeyBytes), false),
-      pageOf: (key) => pages.pageOf(pages.hashKey(keys.encode(key))),
-      lockWord: (p) => locks.lockWord(p),
+      checkPage: (p) => withPageLock(h, p, (s, b) => checkPage(h.pages, s, b, h.maxKeyBytes), false),
+      pageOf: (key) => h.pages.pageOf(h.pages.hashKey(h.keys.encode(key))),
+      lockWord: (p) => lockWord(h, p),
       ownerId: OWNER_ID,
     });
   }
@@ -88,66 +68,66 @@ export class SharedCache<V = unknown> {
   // ------------------------------------------------------------ reads
   /** The value stored under `key`, or undefined. Counts as a use for LRU order. */
   get(key: string): V | undefined {
-    return this.#reader.get(key) as V | undefined;
+    return getValue(this.#h, key) as V | undefined;
   }
 
   /** Like get, with the entry's absolute expiry (Infinity when none), from the same read. */
   getEntry(key: string): { value: V; expiresAt: number } | undefined {
-    const value = this.#reader.get(key) as V | undefined;
+    const value = getValue(this.#h, key) as V | undefined;
     if (value === undefined) return undefined;
-    const exp = this.#state.lastExpiry;
+    const exp = this.#h.lastExpiry;
     return { value, expiresAt: exp === 0 ? Infinity : exp };
   }
 
   /** True when a live entry is stored under `key` (does not count as a use). */
   has(key: string): boolean {
-    return this.#reader.has(key);
+    return hasEntry(this.#h, key);
   }
 
   /** Remaining lifetime in ms (Infinity without expiry), or undefined when absent. */
   ttl(key: string): number | undefined {
-    return this.#reader.ttl(key);
+    return entryTtl(this.#h, key);
   }
 
   /** Metadata of an entry, without its value. */
   inspect(key: string): EntryInfo | undefined {
-    return this.#reader.inspect(key);
+    return inspectEntry(this.#h, key);
   }
 
   getMany(keys: Iterable<string>): (V | undefined)[] {
     const out: (V | undefined)[] = [];
-    for (const k of keys) out.push(this.#reader.get(k) as V | undefined);
+    for (const k of keys) out.push(getValue(this.#h, k) as V | undefined);
     return out;
   }
 
   // ------------------------------------------------------------ writes
   /** Stores `value` under `key`. Throws a coded error (and keeps any old value) when it cannot. */
   set(key: string, value: V, options?: SetOptions): void {
-    this.#writer.store(MODE_SET, key, value, options);
+    store(this.#h, MODE_SET, key, value, options);
   }
 
   /** Stores only when no live entry exists; returns whether it stored. */
   add(key: string, value: V, options?: SetOptions): boolean {
-    return this.#writer.store(MODE_ADD, key, value, options);
+    return store(this.#h, MODE_ADD, key, value, options);
   }
 
   /** Stores only when a live entry exists; returns whether it stored. */
   replace(key: string, value: V, options?: SetOptions): boolean {
-    return this.#writer.store(MODE_REPLACE, key, value, options);
+    return store(this.#h, MODE_REPLACE, key, value, options);
   }
 
   setMany(entries: Iterable<readonly [key: string, value: V, options?: SetOptions]>): void {
-    for (const e of entries) this.#writer.store(MODE_SET, e[0], e[1], e[2]);
+    for (const e of entries) store(this.#h, MODE_SET, e[0], e[1], e[2]);
   }
 
   /** Removes an entry; returns whether a live one was there. */
   delete(key: string): boolean {
-    return this.#writer.delete(key);
+    return deleteKey(this.#h, key);
   }
 
   /** Gives an entry a new TTL (from now; default: defaultTtl) without rewriting its value; returns whether it exists. */
   touch(key: string, ttl?: number): boolean {
-    return this.#writer.touch(key, ttl);
+    return touchKey(this.#h, key, ttl);
   }
 
   /**
@@ -155,7 +135,7 @@ export class SharedCache<V = unknown> {
    * its value; returns whether it exists.
    */
   expireAt(key: string, at: number): boolean {
-    return this.#writer.expireAt(key, at);
+    return expireKeyAt(this.#h, key, at);
   }
 
   /**
@@ -164,7 +144,7 @@ export class SharedCache<V = unknown> {
    * `fn` must be synchronous and must not call the cache.
    */
   update(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): V | undefined {
-    return this.#writer.update<V>(key, fn as UpdateFn<V>, options);
+    return updateKey<V>(this.#h, key, fn as UpdateFn<V>, options);
   }
 
   /**
@@ -172,21 +152,21 @@ export class SharedCache<V = unknown> {
    * `expiresAt` Infinity when it has no expiry or there is no entry.
    */
   updateEntry(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): { value: V | undefined; expiresAt: number } {
-    this.#state.lastExpiry = 0;
-    const value = this.#writer.update<V>(key, fn as UpdateFn<V>, options);
-    const exp = this.#state.lastExpiry;
+    this.#h.lastExpiry = 0;
+    const value = updateKey<V>(this.#h, key, fn as UpdateFn<V>, options);
+    const exp = this.#h.lastExpiry;
     return { value, expiresAt: exp === 0 ? Infinity : exp };
   }
 
   // ------------------------------------------------------------ whole cache
   /** Every live key, page by page (each page is read under its lock, then yielded). */
   *keys(): IterableIterator<string> {
-    for (const [k] of this.#scanner.scan(false)) yield k;
+    for (const [k] of scanEntries(this.#h, false)) yield k;
   }
 
   /** Every live entry, page by page. */
   *entries(): IterableIterator<[string, V]> {
-    for (const e of this.#scanner.scan(true)) yield e as [string, V];
+    for (const e of scanEntries(this.#h, true)) yield e as [string, V];
   }
 
   /**
@@ -200,7 +180,7 @@ export class SharedCache<V = unknown> {
 
   /** Removes every expired entry now; returns how many. */
   purgeExpired(): number {
-    return this.#scanner.purgeExpiredPages(0, this.#pages.pageCount);
+    return purgeExpiredPages(this.#h, 0, this.#h.pages.pageCount);
   }
 
   /**
@@ -209,19 +189,19 @@ export class SharedCache<V = unknown> {
    * blocks its event loop.
    */
   purgeExpiredPages(first: number, count: number): number {
-    return this.#scanner.purgeExpiredPages(first, count);
+    return purgeExpiredPages(this.#h, first, count);
   }
 
   /** Removes every entry (reason 'cleared'). Counters are kept. */
   clear(): void {
-    this.#scanner.clear();
+    clearAll(this.#h);
   }
 
   /** Counters shared by every process, in total and per page. Read without locks. */
   stats(): CacheStats {
-    this.#state.enter();
-    ReadCounts.flushAll();
-    return collectStats(this.#pages, this.geometry.fileSize, this.maxItemBytes);
+    this.#h.enter();
+    flushAllReadCounts();
+    return collectStats(this.#h.pages, this.geometry.fileSize, this.maxItemBytes);
   }
 
   /**
@@ -230,7 +210,7 @@ export class SharedCache<V = unknown> {
    * (or {@link recoverOwnerPid}) when they learn that a process died.
    */
   recoverDeadOwners(): number {
-    return this.#locks.recoverDeadOwners();
+    return recoverDeadOwners(this.#h);
   }
 
   /**
@@ -238,7 +218,7 @@ export class SharedCache<V = unknown> {
    * pid is in use again), and by any of its threads (or any other owner) that is gone.
    */
   recoverOwnerPid(pid: number): number {
-    return this.#locks.recoverOwnerPid(pid);
+    return recoverOwnerPid(this.#h, pid);
   }
 
   /**
@@ -247,18 +227,18 @@ export class SharedCache<V = unknown> {
    * themselves (owners are OS thread ids); elsewhere its end can only be reported.
    */
   recoverThread(threadId: number): number {
-    return this.#locks.recoverThread(threadId);
+    return recoverThread(this.#h, threadId);
   }
 
   /** Detaches this handle; the file stays. Every later call throws SESSMAP_ERR_CLOSED. */
   close(): void {
-    if (this.#state.closed) return;
-    this.#counts.close();
-    this.#state.closed = true;
+    if (this.#h.closed) return;
+    untrackReadCounts(this.#h);
+    this.#h.closed = true;
   }
 
   get closed(): boolean {
-    return this.#state.closed;
+    return this.#h.closed;
   }
 
   /** Whether {@link path} still leads to the file this handle maps (one lstat; see {@link PathStatus}). */

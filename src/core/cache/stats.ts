@@ -4,7 +4,7 @@
  * would cost a locked instruction on a shared cache line, about what the lock costs): their
  * counts reach the page's lock-free counters in batches, every 65,536 reads, every second (on
  * the next hit), on stats(), on close() and when the thread exits; lock holders then move them
- * into the page's counters (PageLocks.lock).
+ * into the page's counters (locking.ts, lock).
  */
 import { P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_LIVE_IDX, P_FAST_HITS_IDX, P_FAST_MISSES_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
   P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EVICTED_IDX,
@@ -13,8 +13,8 @@ import { P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_LIVE_IDX, P_FAST_HITS_IDX, P
 import { held } from '../lock.js';
 import type { Pages } from '../page/pages.js';
 import type { CacheStats, CounterStats, PageStats } from '../types.js';
-import type { PageLocks } from './locking.js';
-import type { HandleState } from './state.js';
+import type { Handle } from './handle.js';
+import { withPageLock } from './locking.js';
 
 /** Lock-free read counts reach the file after this many reads by a handle, or this many ms. */
 const READ_COUNTS_BATCH = 65_536;
@@ -22,82 +22,63 @@ const READ_COUNTS_INTERVAL = 1_000;
 /** A page's lock-free counters (u32) are moved into its f64 counters once past this. */
 const READ_COUNTS_DRAIN = 0x40000000;
 
-/** The read counts of this thread's open handles: stats() adds them all to the file first, and so does exit. */
-const openCounts = new Set<ReadCounts>();
+/** This thread's open handles: stats() adds every handle's pending read counts first, and so does exit. */
+const openHandles = new Set<Handle>();
 let exitHook = false;
 
-/** Hits and misses of one handle's lock-free reads not yet added to the file, per page. */
-export class ReadCounts {
-  readonly #state: HandleState;
-  readonly #pages: Pages;
-  readonly #locks: PageLocks;
-  readonly #clock: () => number;
-  readonly #hits: Uint32Array;
-  readonly #misses: Uint32Array;
-  #count: number;
-  #due: number;
-
-  /** Adds every open handle's counts to the file (a lock held by this thread: later). */
-  static flushAll(): void {
-    for (const c of openCounts) if (!c.#state.closed && held.count === 0) c.flush();
+/** Registers an open handle, so that its counts reach the file on stats() and at exit. */
+export function trackReadCounts(h: Handle): void {
+  openHandles.add(h);
+  if (!exitHook) {
+    exitHook = true;
+    // A process that ends without closing its handles still adds its read counts to the file.
+    process.once('exit', flushAllReadCounts);
   }
+}
 
-  constructor(state: HandleState, pages: Pages, locks: PageLocks, clock: () => number) {
-    this.#state = state;
-    this.#pages = pages;
-    this.#locks = locks;
-    this.#clock = clock;
-    this.#hits = new Uint32Array(pages.pageCount);
-    this.#misses = new Uint32Array(pages.pageCount);
-    this.#count = 0;
-    this.#due = 0;
-    openCounts.add(this);
-    if (!exitHook) {
-      exitHook = true;
-      // A process that ends without closing its handles still adds its read counts to the file.
-      process.once('exit', ReadCounts.flushAll);
-    }
-  }
+/** The handle closes: its counts go to the file, and it leaves the registry. */
+export function untrackReadCounts(h: Handle): void {
+  if (held.count === 0) flushReadCounts(h);
+  openHandles.delete(h);
+}
 
-  /** A lock-free hit on page `p` at `now`. */
-  hit(p: number, now: number): void {
-    this.#hits[p]++;
-    if (++this.#count >= READ_COUNTS_BATCH || now >= this.#due) this.flush();
-  }
+/** Adds every open handle's counts to the file (when this thread holds no lock). */
+export function flushAllReadCounts(): void {
+  for (const h of openHandles) if (!h.closed && held.count === 0) flushReadCounts(h);
+}
 
-  /** A lock-free miss on page `p`. */
-  miss(p: number): void {
-    this.#misses[p]++;
-    if (++this.#count >= READ_COUNTS_BATCH) this.flush();
-  }
+/** A lock-free hit on page `p` at `now`. */
+export function countHit(h: Handle, p: number, now: number): void {
+  h.readHits[p]++;
+  if (++h.readCounts >= READ_COUNTS_BATCH || now >= h.readCountsDue) flushReadCounts(h);
+}
 
-  /** Adds the counts to the pages' lock-free counters (no lock held by this thread). */
-  flush(): void {
-    this.#due = this.#clock() + READ_COUNTS_INTERVAL;
-    if (this.#count === 0) return;
-    this.#count = 0;
-    const pages = this.#pages;
-    const hits = this.#hits;
-    const misses = this.#misses;
-    for (let p = 0; p < hits.length; p++) {
-      if (hits[p] === 0 && misses[p] === 0) continue;
-      const s = pages.segs[pages.segOf[p]];
-      const idx = (pages.baseOf[p] >> 2) + P_FAST_HITS_IDX;
-      let top = 0;
-      if (hits[p] !== 0) top = Atomics.add(s.i32, idx, hits[p]) >>> 0;
-      if (misses[p] !== 0) top = Math.max(top, Atomics.add(s.i32, idx + 1, misses[p]) >>> 0);
-      hits[p] = 0;
-      misses[p] = 0;
-      // The lock holder moves these counts into the page's counters; well before they could wrap,
-      // take the lock for that.
-      if (top >= READ_COUNTS_DRAIN && held.count === 0 && !this.#state.closed) this.#locks.withPageLock(p, () => undefined, false);
-    }
-  }
+/** A lock-free miss on page `p`. */
+export function countMiss(h: Handle, p: number): void {
+  h.readMisses[p]++;
+  if (++h.readCounts >= READ_COUNTS_BATCH) flushReadCounts(h);
+}
 
-  /** The handle closes: its counts go to the file, and it leaves the registry. */
-  close(): void {
-    if (held.count === 0) this.flush();
-    openCounts.delete(this);
+/** Adds the handle's counts to the pages' lock-free counters (no lock held by this thread). */
+function flushReadCounts(h: Handle): void {
+  h.readCountsDue = h.clock() + READ_COUNTS_INTERVAL;
+  if (h.readCounts === 0) return;
+  h.readCounts = 0;
+  const pages = h.pages;
+  const hits = h.readHits;
+  const misses = h.readMisses;
+  for (let p = 0; p < hits.length; p++) {
+    if (hits[p] === 0 && misses[p] === 0) continue;
+    const s = pages.segs[pages.segOf[p]];
+    const idx = (pages.baseOf[p] >> 2) + P_FAST_HITS_IDX;
+    let top = 0;
+    if (hits[p] !== 0) top = Atomics.add(s.i32, idx, hits[p]) >>> 0;
+    if (misses[p] !== 0) top = Math.max(top, Atomics.add(s.i32, idx + 1, misses[p]) >>> 0);
+    hits[p] = 0;
+    misses[p] = 0;
+    // The lock holder moves these counts into the page's counters; well before they could wrap,
+    // take the lock for that.
+    if (top >= READ_COUNTS_DRAIN && held.count === 0 && !h.closed) withPageLock(h, p, () => undefined, false);
   }
 }
 

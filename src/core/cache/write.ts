@@ -10,15 +10,13 @@ import { FAULTS, fault } from '../faults.js';
 import { I_EXPIRES_OFF, I_PRIORITY_OFF, I_TYPE_OFF, PRIORITY_CODES, PRIORITY_NAMES, beginChange, endChange } from '../layout.js';
 import { validateEnum, validateTtl } from '../options.js';
 import { expireEntry, removeEntry, valueOf } from '../page/log.js';
-import { PageDamaged, type Pages } from '../page/pages.js';
+import { PageDamaged } from '../page/pages.js';
 import { findSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
-import { ItemDraft, storeEntry } from '../page/write.js';
+import { storeEntry } from '../page/write.js';
 import { decode, encode, encodedLength, typeOfEncoded, type Encoded } from '../serializer.js';
 import type { Priority, SetOptions, UpdateOptions } from '../types.js';
-import type { Hooks } from './hooks.js';
-import type { Keys } from './keys.js';
-import type { PageLocks } from './locking.js';
-import type { HandleState } from './state.js';
+import type { Handle } from './handle.js';
+import { lock, repair, unlock } from './locking.js';
 
 export const MODE_SET = 0;
 export const MODE_ADD = 1;
@@ -44,220 +42,190 @@ function expiry(ttl: number, now: number): number {
   return ttl === 0 || ttl === Infinity ? 0 : now + ttl;
 }
 
-export class Writer {
-  readonly #state: HandleState;
-  readonly #pages: Pages;
-  readonly #keys: Keys;
-  readonly #locks: PageLocks;
-  readonly #hooks: Hooks;
-  /** Item type of this handle's serializer. */
-  readonly #type: number;
-  readonly #defaultTtl: number;
-  readonly #clock: () => number;
-  readonly #maxItemBytes: number;
-  /** The entry being written (reused: a write allocates no descriptor). */
-  readonly #item: ItemDraft;
-
-  constructor(state: HandleState, pages: Pages, keys: Keys, locks: PageLocks, hooks: Hooks, type: number, defaultTtl: number,
-    clock: () => number, maxItemBytes: number) {
-    this.#state = state;
-    this.#pages = pages;
-    this.#keys = keys;
-    this.#locks = locks;
-    this.#hooks = hooks;
-    this.#type = type;
-    this.#defaultTtl = defaultTtl;
-    this.#clock = clock;
-    this.#maxItemBytes = maxItemBytes;
-    this.#item = new ItemDraft();
-  }
-
-  /** set (MODE_SET), add (MODE_ADD: only when absent) or replace (MODE_REPLACE: only when present); whether it stored. */
-  store(mode: number, key: string, value: unknown, options: SetOptions | undefined): boolean {
-    const ttl = options?.ttl === undefined ? this.#defaultTtl : validateTtl('ttl', options.ttl);
-    const prio = options?.priority === undefined ? PRIORITY_CODES.normal : PRIORITY_CODES[validateEnum('priority', options.priority, PRIORITIES)];
-    this.#state.enter();
-    // Serialize first: a toJSON hook may call the cache, which reuses the key scratch buffer.
-    const enc = encode(this.#type, value);
-    this.#keys.locate(key);
-    const vlen = this.#checkSize(this.#keys.klen, enc);
-    return this.#mutate(key, true, (si, off, now) => {
-      if (mode === MODE_ADD && si >= 0) return false;
-      if (mode === MODE_REPLACE && si < 0) return false;
-      this.#write(si, off, enc, vlen, expiry(ttl, now), prio, now);
-      return true;
-    });
-  }
-
-  /** Removes the entry; whether a live one was there. */
-  delete(key: string): boolean {
-    return this.#mutate(key, false, (si, off) => this.#remove(si, off));
-  }
-
-  /** A new TTL from now (default: defaultTtl); whether the entry exists. */
-  touch(key: string, ttl: number | undefined): boolean {
-    return this.#retime(key, expiry(ttl === undefined ? this.#defaultTtl : validateTtl('ttl', ttl), this.#clock()));
-  }
-
-  /** A new absolute expiry (0 or Infinity: never); whether the entry exists. */
-  expireAt(key: string, at: number): boolean {
-    validateTtl('at', at);
-    return this.#retime(key, at === Infinity ? 0 : at);
-  }
-
-  /** See SharedCache.update. */
-  update<V>(key: string, fn: UpdateFn<V>, options: UpdateOptions<V> | undefined): V | undefined {
-    const ttlOpt = options?.ttl;
-    const prioOpt = options?.priority;
-    const atOpt = options?.expiresAt;
-    if (ttlOpt !== undefined && typeof ttlOpt !== 'function') validateTtl('ttl', ttlOpt);
-    if (atOpt !== undefined && typeof atOpt !== 'function') validateTtl('expiresAt', atOpt);
-    if (prioOpt !== undefined && typeof prioOpt !== 'function') validateEnum('priority', prioOpt, PRIORITIES);
-    return this.#mutate(key, false, (si, off, now) => {
-      const s = this.#keys.seg;
-      let current: V | undefined;
-      let oldExp = 0;
-      let oldPrio: number = PRIORITY_CODES.normal;
-      if (si >= 0) {
-        const a = this.#keys.base + off;
-        current = decode(s.buf[a + I_TYPE_OFF], valueOf(s, a)) as V;
-        oldExp = s.f64[(a + I_EXPIRES_OFF) >> 3];
-        oldPrio = s.buf[a + I_PRIORITY_OFF];
-      }
-      let next: V | undefined | typeof UNCHANGED;
-      let ttl: number | undefined;
-      let at: number | undefined;
-      let prio = -1;
-      try {
-        next = fn(current);
-        if (next === UNCHANGED) {
-          this.#state.lastExpiry = oldExp;
-          return current;
-        }
-        if (next !== undefined) {
-          if (atOpt !== undefined) at = validateTtl('expiresAt', typeof atOpt === 'function' ? atOpt(next) : atOpt);
-          else if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
-          if (prioOpt !== undefined) prio = PRIORITY_CODES[validateEnum('priority', typeof prioOpt === 'function' ? prioOpt(next) : prioOpt, PRIORITIES)];
-        }
-      } catch (err) {
-        throw new CallbackError(err);
-      }
-      if (next !== null && typeof next === 'object' && typeof (next as { then?: unknown }).then === 'function') {
-        throw sessmapError('SESSMAP_ERR_UPDATE_ASYNC', 'the update callback returned a promise; it runs under a page lock and must return the new value synchronously');
-      }
-      if (next === undefined) {
-        this.#remove(si, off);
-        return undefined;
-      }
-      const enc = encode(this.#type, next);
-      const vlen = this.#checkSize(this.#keys.klen, enc);
-      const expires = at !== undefined ? (at === Infinity ? 0 : at) : ttl !== undefined ? expiry(ttl, now) : si >= 0 ? oldExp : expiry(this.#defaultTtl, now);
-      this.#write(si, off, enc, vlen, expires, prio >= 0 ? prio : si >= 0 ? oldPrio : PRIORITY_CODES.normal, now);
-      return next;
-    });
-  }
-
-  #checkSize(klen: number, enc: Encoded): number {
-    const vlen = encodedLength(enc);
-    if (klen + vlen > this.#maxItemBytes) {
-      throw sessmapError('SESSMAP_ERR_VALUE_TOO_LARGE', `key and value take ${klen + vlen} bytes; the largest item this cache stores is ${this.#maxItemBytes} bytes (half a page less headers)`, { bytes: klen + vlen, maxItemBytes: this.#maxItemBytes });
-    }
-    return vlen;
-  }
-
-  /** Deletes the located key's entry, if live (lock held); whether it was. */
-  #remove(si: number, off: number): boolean {
-    if (si < 0) return false;
-    const k = this.#keys;
-    beginChange(k.seg.i32, k.base);
-    removeEntry(this.#pages, k.page, k.seg, k.base, si, off, 'deleted');
+/** set (MODE_SET), add (MODE_ADD: only when absent) or replace (MODE_REPLACE: only when present); whether it stored. */
+export function store(h: Handle, mode: number, key: string, value: unknown, options: SetOptions | undefined): boolean {
+  const ttl = options?.ttl === undefined ? h.defaultTtl : validateTtl('ttl', options.ttl);
+  const prio = options?.priority === undefined ? PRIORITY_CODES.normal : PRIORITY_CODES[validateEnum('priority', options.priority, PRIORITIES)];
+  h.enter();
+  // Serialize first: a toJSON hook may call the cache, which reuses the key scratch buffer.
+  const enc = encode(h.type, value);
+  h.keys.locate(key);
+  const vlen = checkSize(h, h.keys.klen, enc);
+  return mutate(h, key, true, (si, off, now) => {
+    if (mode === MODE_ADD && si >= 0) return false;
+    if (mode === MODE_REPLACE && si < 0) return false;
+    write(h, si, off, enc, vlen, expiry(ttl, now), prio, now);
     return true;
-  }
+  });
+}
 
-  /** Sets the located entry's expiry in place (one 8-byte store), counted as a use. */
-  #retime(key: string, expires: number): boolean {
-    return this.#mutate(key, false, (si, off, now) => {
-      if (si < 0) return false;
-      const s = this.#keys.seg;
-      const b = this.#keys.base;
-      s.f64[(b + off + I_EXPIRES_OFF) >> 3] = expires;
-      s.f64[tickIdx(b, si)] = nextTick(now);
-      return true;
-    });
-  }
+/** Removes the entry; whether a live one was there. */
+export function deleteKey(h: Handle, key: string): boolean {
+  return mutate(h, key, false, (si, off) => remove(h, si, off));
+}
 
-  /** Writes the located key's new entry in place of its old one (lock held). */
-  #write(si: number, off: number, enc: Encoded, vlen: number, expires: number, prio: number, now: number): void {
-    const k = this.#keys;
-    const d = this.#item;
-    d.hash = k.hash;
-    d.keyLength = k.klen;
-    d.value = enc;
-    d.valueLength = vlen;
-    d.type = typeOfEncoded(this.#type, enc, vlen);
-    d.expires = expires;
-    d.priority = prio;
-    beginChange(k.seg.i32, k.base);
+/** A new TTL from now (default: defaultTtl); whether the entry exists. */
+export function touchKey(h: Handle, key: string, ttl: number | undefined): boolean {
+  return retime(h, key, expiry(ttl === undefined ? h.defaultTtl : validateTtl('ttl', ttl), h.clock()));
+}
+
+/** A new absolute expiry (0 or Infinity: never); whether the entry exists. */
+export function expireKeyAt(h: Handle, key: string, at: number): boolean {
+  validateTtl('at', at);
+  return retime(h, key, at === Infinity ? 0 : at);
+}
+
+/** See SharedCache.update. */
+export function updateKey<V>(h: Handle, key: string, fn: UpdateFn<V>, options: UpdateOptions<V> | undefined): V | undefined {
+  const ttlOpt = options?.ttl;
+  const prioOpt = options?.priority;
+  const atOpt = options?.expiresAt;
+  if (ttlOpt !== undefined && typeof ttlOpt !== 'function') validateTtl('ttl', ttlOpt);
+  if (atOpt !== undefined && typeof atOpt !== 'function') validateTtl('expiresAt', atOpt);
+  if (prioOpt !== undefined && typeof prioOpt !== 'function') validateEnum('priority', prioOpt, PRIORITIES);
+  return mutate(h, key, false, (si, off, now) => {
+    const s = h.keys.seg;
+    let current: V | undefined;
+    let oldExp = 0;
+    let oldPrio: number = PRIORITY_CODES.normal;
+    if (si >= 0) {
+      const a = h.keys.base + off;
+      current = decode(s.buf[a + I_TYPE_OFF], valueOf(s, a)) as V;
+      oldExp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      oldPrio = s.buf[a + I_PRIORITY_OFF];
+    }
+    let next: V | undefined | typeof UNCHANGED;
+    let ttl: number | undefined;
+    let at: number | undefined;
+    let prio = -1;
     try {
-      storeEntry(this.#pages, k.page, k.seg, k.base, si, off, d, now);
-    } finally {
-      d.value = ''; // hold no value past the write
-    }
-    this.#state.lastExpiry = expires;
-  }
-
-  /**
-   * Runs `fn` on the key's page, locked, with the key's live slot (an expired entry is removed
-   * first and passed as absent). `located`: the key was just located (by store, which encodes
-   * the value first). Repairs the page if `fn` fails half-way, and retries once if the page
-   * turned out damaged.
-   */
-  #mutate<R>(key: string, located: boolean, fn: Locked<R>): R {
-    this.#state.enter();
-    const pages = this.#pages;
-    const keys = this.#keys;
-    const locks = this.#locks;
-    for (let attempt = 0; ; attempt++) {
-      if (!located || attempt > 0) keys.locate(key);
-      const p = keys.page;
-      const s = keys.seg;
-      const b = keys.base;
-      locks.lock(p, s, b);
-      let result: R;
-      try {
-        if (FAULTS) fault('lock:held');
-        const now = this.#clock();
-        // The page is marked mid-change (its sequence made odd) only from the first store that
-        // changes it (an expiry, a write, a removal): lock-free readers go on reading it while
-        // this call looks up the key, decodes the old value and runs an update callback.
-        let si = findSlot(pages, s, b, keys.hash, keys.klen);
-        let off = si >= 0 ? slotOffset(s, b, si) : 0;
-        if (si >= 0) {
-          const exp = s.f64[(b + off + I_EXPIRES_OFF) >> 3];
-          if (exp !== 0 && exp <= now) {
-            expireEntry(pages, p, s, b, si, off);
-            si = -1;
-            off = 0;
-          }
-        }
-        result = fn(si, off, now);
-        endChange(s.i32, b);
-      } catch (err) {
-        if (err instanceof CallbackError) {
-          endChange(s.i32, b);
-          throw err.error;
-        }
-        if (err instanceof PageDamaged || !(err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) {
-          // The page may be half-changed: rebuild it before anyone else sees it.
-          locks.repair(p, s, b);
-          if (err instanceof PageDamaged && attempt === 0) continue;
-        } else endChange(s.i32, b);
-        throw err;
-      } finally {
-        locks.unlock(s, b);
-        this.#hooks.maybeFlush();
+      next = fn(current);
+      if (next === UNCHANGED) {
+        h.lastExpiry = oldExp;
+        return current;
       }
-      return result;
+      if (next !== undefined) {
+        if (atOpt !== undefined) at = validateTtl('expiresAt', typeof atOpt === 'function' ? atOpt(next) : atOpt);
+        else if (ttlOpt !== undefined) ttl = validateTtl('ttl', typeof ttlOpt === 'function' ? ttlOpt(next) : ttlOpt);
+        if (prioOpt !== undefined) prio = PRIORITY_CODES[validateEnum('priority', typeof prioOpt === 'function' ? prioOpt(next) : prioOpt, PRIORITIES)];
+      }
+    } catch (err) {
+      throw new CallbackError(err);
     }
+    if (next !== null && typeof next === 'object' && typeof (next as { then?: unknown }).then === 'function') {
+      throw sessmapError('SESSMAP_ERR_UPDATE_ASYNC', 'the update callback returned a promise; it runs under a page lock and must return the new value synchronously');
+    }
+    if (next === undefined) {
+      remove(h, si, off);
+      return undefined;
+    }
+    const enc = encode(h.type, next);
+    const vlen = checkSize(h, h.keys.klen, enc);
+    const expires = at !== undefined ? (at === Infinity ? 0 : at) : ttl !== undefined ? expiry(ttl, now) : si >= 0 ? oldExp : expiry(h.defaultTtl, now);
+    write(h, si, off, enc, vlen, expires, prio >= 0 ? prio : si >= 0 ? oldPrio : PRIORITY_CODES.normal, now);
+    return next;
+  });
+}
+
+function checkSize(h: Handle, klen: number, enc: Encoded): number {
+  const vlen = encodedLength(enc);
+  if (klen + vlen > h.maxItemBytes) {
+    throw sessmapError('SESSMAP_ERR_VALUE_TOO_LARGE', `key and value take ${klen + vlen} bytes; the largest item this cache stores is ${h.maxItemBytes} bytes (half a page less headers)`, { bytes: klen + vlen, maxItemBytes: h.maxItemBytes });
+  }
+  return vlen;
+}
+
+/** Deletes the located key's entry, if live (lock held); whether it was. */
+function remove(h: Handle, si: number, off: number): boolean {
+  if (si < 0) return false;
+  const k = h.keys;
+  beginChange(k.seg.i32, k.base);
+  removeEntry(h.pages, k.page, k.seg, k.base, si, off, 'deleted');
+  return true;
+}
+
+/** Sets the located entry's expiry in place (one 8-byte store), counted as a use. */
+function retime(h: Handle, key: string, expires: number): boolean {
+  return mutate(h, key, false, (si, off, now) => {
+    if (si < 0) return false;
+    const s = h.keys.seg;
+    const b = h.keys.base;
+    s.f64[(b + off + I_EXPIRES_OFF) >> 3] = expires;
+    s.f64[tickIdx(b, si)] = nextTick(now);
+    return true;
+  });
+}
+
+/** Writes the located key's new entry in place of its old one (lock held). */
+function write(h: Handle, si: number, off: number, enc: Encoded, vlen: number, expires: number, prio: number, now: number): void {
+  const k = h.keys;
+  const d = h.item;
+  d.hash = k.hash;
+  d.keyLength = k.klen;
+  d.value = enc;
+  d.valueLength = vlen;
+  d.type = typeOfEncoded(h.type, enc, vlen);
+  d.expires = expires;
+  d.priority = prio;
+  beginChange(k.seg.i32, k.base);
+  try {
+    storeEntry(h.pages, k.page, k.seg, k.base, si, off, d, now);
+  } finally {
+    d.value = ''; // hold no value past the write
+  }
+  h.lastExpiry = expires;
+}
+
+/**
+ * Runs `fn` on the key's page, locked, with the key's live slot (an expired entry is removed
+ * first and passed as absent). `located`: the key was just located (by store, which encodes
+ * the value first). Repairs the page if `fn` fails half-way, and retries once if the page
+ * turned out damaged.
+ */
+function mutate<R>(h: Handle, key: string, located: boolean, fn: Locked<R>): R {
+  h.enter();
+  const pages = h.pages;
+  const keys = h.keys;
+  for (let attempt = 0; ; attempt++) {
+    if (!located || attempt > 0) keys.locate(key);
+    const p = keys.page;
+    const s = keys.seg;
+    const b = keys.base;
+    lock(h, p, s, b);
+    let result: R;
+    try {
+      if (FAULTS) fault('lock:held');
+      const now = h.clock();
+      // The page is marked mid-change (its sequence made odd) only from the first store that
+      // changes it (an expiry, a write, a removal): lock-free readers go on reading it while
+      // this call looks up the key, decodes the old value and runs an update callback.
+      let si = findSlot(pages, s, b, keys.hash, keys.klen);
+      let off = si >= 0 ? slotOffset(s, b, si) : 0;
+      if (si >= 0) {
+        const exp = s.f64[(b + off + I_EXPIRES_OFF) >> 3];
+        if (exp !== 0 && exp <= now) {
+          expireEntry(pages, p, s, b, si, off);
+          si = -1;
+          off = 0;
+        }
+      }
+      result = fn(si, off, now);
+      endChange(s.i32, b);
+    } catch (err) {
+      if (err instanceof CallbackError) {
+        endChange(s.i32, b);
+        throw err.error;
+      }
+      if (err instanceof PageDamaged || !(err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) {
+        // The page may be half-changed: rebuild it before anyone else sees it.
+        repair(h, p, s, b);
+        if (err instanceof PageDamaged && attempt === 0) continue;
+      } else endChange(s.i32, b);
+      throw err;
+    } finally {
+      unlock(s, b);
+      h.hooks.maybeFlush();
+    }
+    return result;
   }
 }
