@@ -37,36 +37,8 @@ export interface RemovalEvent {
   readonly value?: unknown;
 }
 
-/**
- * Options of {@link SharedCache.open}, and the per-handle part of {@link CreateOptions}: each
- * handle of a file may set them its own way. `undefined` means the default; `0` is a real value.
- */
-export interface OpenOptions {
-  /** Serializer for values written through this handle. @default the serializer recorded in the file header */
-  serializer?: SerializerName;
-  /** TTL of entries set without one, in ms; `0` or `Infinity` means no expiry. @default the TTL recorded in the file header */
-  defaultTtl?: number;
-  /** Bound on waiting for a page lock held by a live process, in ms. @default 2000 */
-  lockTimeout?: number;
-  /** Called after every removal (in the process that removed the entry, outside any lock). */
-  onRemove?: (event: RemovalEvent) => void;
-  /** Called after a lock held by a dead process was taken over (outside any lock). */
-  onLockRecovered?: (event: LockRecoveryEvent) => void;
-  /** Called after a damaged or half-changed page was rebuilt (outside any lock). */
-  onRepair?: (event: RepairEvent) => void;
-  /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
-  verifyReads?: boolean;
-  /** Hand removed values to onRemove (a copy is taken under the lock for each removal). @default false */
-  removalValues?: boolean;
-  /** Time source in ms since the epoch (tests). @default Date.now */
-  clock?: () => number;
-}
-
-/**
- * Options of {@link SharedCache.create}: the file's geometry and defaults (recorded in its
- * header), and this handle's {@link OpenOptions}. `undefined` means the default; `0` is a real value.
- */
-export interface CreateOptions extends OpenOptions {
+/** Options of {@link SharedCache.create}. `undefined` means the default; `0` is a real value. */
+export interface CreateOptions {
   /**
    * The most the file may take, in bytes, or a string with a `k`, `m` or `g` suffix (powers of
    * 1024). The file is the 4096-byte header plus as many whole pages as fit:
@@ -104,6 +76,35 @@ export interface CreateOptions extends OpenOptions {
    * @default 'error'
    */
   ifExists?: 'error' | 'attach' | 'reinit';
+  /** Bound on waiting for a page lock held by a live process, in ms. @default 2000 */
+  lockTimeout?: number;
+  /** Called after every removal (in the process that removed the entry, outside any lock). */
+  onRemove?: (event: RemovalEvent) => void;
+  /** Called after a lock held by a dead process was taken over (outside any lock). */
+  onLockRecovered?: (event: LockRecoveryEvent) => void;
+  /** Called after a damaged or half-changed page was rebuilt (outside any lock). */
+  onRepair?: (event: RepairEvent) => void;
+  /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
+  verifyReads?: boolean;
+  /** Hand removed values to onRemove (a copy is taken under the lock for each removal). @default false */
+  removalValues?: boolean;
+  /** Time source in ms since the epoch (tests). @default Date.now */
+  clock?: () => number;
+}
+
+/** Options of {@link SharedCache.open}: the per-handle subset of {@link CreateOptions}. */
+export interface OpenOptions {
+  /** Defaults to the serializer recorded in the file header. */
+  serializer?: SerializerName;
+  /** Defaults to the TTL recorded in the file header. */
+  defaultTtl?: number;
+  lockTimeout?: number;
+  onRemove?: (event: RemovalEvent) => void;
+  onLockRecovered?: (event: LockRecoveryEvent) => void;
+  onRepair?: (event: RepairEvent) => void;
+  verifyReads?: boolean;
+  removalValues?: boolean;
+  clock?: () => number;
 }
 
 /** Options of a single write. */

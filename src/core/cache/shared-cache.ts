@@ -10,7 +10,6 @@
 import { createHmac } from 'node:crypto';
 import { attachExisting, createOrAttach, type Attachment, type InternalCreateOptions } from '../attach.js';
 import { pathStatus, type FileIdentity } from '../file.js';
-import { INTERNALS } from '../internals.js';
 import { OWNER_ID } from '../lock.js';
 import { normaliseHandleOptions, type HandleOptions } from '../options.js';
 import { checkPage } from '../page/repair.js';
@@ -23,6 +22,15 @@ import { collectStats, flushAllReadCounts, trackReadCounts, untrackReadCounts } 
 import { MODE_ADD, MODE_REPLACE, MODE_SET, UNCHANGED, deleteKey, expireKeyAt, store, touchKey, updateKey, type UpdateFn } from './write.js';
 
 export { UNCHANGED };
+
+/** White-box access for tests (internals.ts); not part of the public API. */
+export const INTERNALS = new WeakMap<object, CacheInternals>();
+export interface CacheInternals {
+  checkPage(p: number): string[];
+  pageOf(key: string): number;
+  lockWord(p: number): number;
+  ownerId: number;
+}
 
 export class SharedCache<V = unknown> {
   /** The file this handle is attached to. */
