@@ -120,9 +120,4 @@ export class Pages {
   pageOf(h: number): number {
     return h % this.pageCount;
   }
-
-  /** The mapping that holds page `p`. */
-  segOfPage(p: number): Segment {
-    return this.segs[this.segOf[p]];
-  }
 }

@@ -130,16 +130,3 @@ export function removeSlot(pg: Pages, s: Segment, b: number, si: number): void {
 export function clearSlots(pg: Pages, s: Segment, b: number): void {
   s.buf.fill(0, b + PAGE_HEADER_SIZE, b + PAGE_HEADER_SIZE + pg.slots * SLOT_SIZE);
 }
-
-/**
- * Calls `visit` with each occupied slot's index and item offset (any offset, even one out of
- * range: a visitor of a page that may be damaged checks it), in slot order.
- */
-export function forEachSlot(pg: Pages, s: Segment, b: number, visit: (si: number, off: number) => void): void {
-  const u32 = s.u32;
-  const st = (b + PAGE_HEADER_SIZE) >> 2;
-  for (let i = 0; i <= pg.mask; i++) {
-    const off = u32[st + (i << 2) + 1];
-    if (off !== 0) visit(i, off);
-  }
-}
