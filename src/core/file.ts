@@ -13,7 +13,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { sessmapError, type SessmapError } from '../errors.js';
-import { loadBinding } from './binding.js';
+import { loadBinding } from './native.js';
 import {
   FORMAT_VERSION, HEADER_SIZE, H_CRC_OFF, H_CREATED_OFF, H_DEFAULT_TTL_OFF, H_EPOCH_IDX, H_FILE_SIZE_OFF, H_FLAGS_OFF,
   H_HEADER_SIZE_OFF, H_IMMUTABLE_END, H_MAGIC_OFF, H_MAX_KEY_OFF, H_PAGE_COUNT_OFF, H_PAGE_SIZE_OFF, H_SEED_LEN, H_SEED_OFF,

@@ -1,3 +1,3 @@
-export { SharedCache, UNCHANGED } from './cache.js';
+export { SharedCache, UNCHANGED } from './cache/shared-cache.js';
 export type * from './types.js';
 export { defaultCacheDir } from './file.js';

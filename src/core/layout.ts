@@ -113,7 +113,7 @@ export const P_REPAIRS_IDX = P_REPAIRS_OFF >> 3;
 // ---------------------------------------------------------------- slot table
 /**
  * Each slot: u32 hash, u32 page-relative offset of the item (0 = empty), f64 access tick (the
- * entry's recency for LRU eviction; see nextTick in pages.ts). The tick is the one field written
+ * entry's recency for LRU eviction; see nextTick in page/slots.ts). The tick is the one field written
  * without the page lock, by lock-free reads: a stray write there can only misorder recency.
  */
 export const SLOT_SIZE = 16;
@@ -121,7 +121,7 @@ export const SLOT_SIZE = 16;
 export const MAX_SLOT_LOAD = 0.75;
 
 // ---------------------------------------------------------------- items
-/** Items are 16-byte aligned; this header precedes the key and value bytes. */
+/** Items are 16-byte aligned (alignItem); this header precedes the key and value bytes. */
 export const ITEM_HEADER_SIZE = 64;
 /** `ITM1`, little-endian. A zero word where an item would start marks the end of the log. */
 export const ITEM_MAGIC = 0x314d5449;
@@ -137,9 +137,13 @@ export const I_VERSION_OFF = 40; //         u32 page-wide write counter at the t
 export const I_VALUE_LEN_OFF = 44; //       u32
 export const I_KEY_LEN_OFF = 48; //         u16
 export const I_TYPE_OFF = 50; //            u8 value type: 1 json, 2 v8, 3 raw, 4 all-ASCII json (0 is never valid)
-export const I_PRIORITY_OFF = 51; //        u8 0 = low, 1 = normal, 2 = high
+export const I_PRIORITY_OFF = 51; //        u8 PRIORITY_CODES
 export const I_CREATED_OFF = 56; //         f64 ms since the epoch
 export const I_CRC_START = 36;
+
+/** Item priority bytes, and the priority each byte stands for. */
+export const PRIORITY_CODES = { low: 0, normal: 1, high: 2 } as const;
+export const PRIORITY_NAMES = ['low', 'normal', 'high'] as const;
 
 /**
  * The flags word of a live item: `LIVE` in ASCII. A whole word rather than a bit, so that flipped

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sessmapError, type SessmapError } from '../errors.js';
-import { loadBinding } from './binding.js';
+import { loadBinding } from './native.js';
 import type { Segment } from './file.js';
 
 /** Bytes written per pwrite when a file's blocks are written out. */

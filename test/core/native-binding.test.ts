@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { BINDING_PACKAGE, loadBinding, nativeBindingError } from '../../src/core/binding.js';
+import { BINDING_PACKAGE, loadBinding, nativeBindingError } from '../../src/core/native.js';
 import { isSessmapError } from '../../src/errors.js';
 import { useTmpDir } from '../helpers/tmp.js';
 

@@ -6,16 +6,19 @@
  * and the counts from the items. The caller holds the page lock.
  */
 import { crc32 } from 'node:zlib';
-import { FAULTS, fault } from './faults.js';
-import type { Segment } from './file.js';
+import { FAULTS, fault } from '../faults.js';
+import type { Segment } from '../file.js';
 import {
   FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
   I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
   P_FREE_IDX, P_EVICTED_HIGH_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
-} from './layout.js';
+} from '../layout.js';
+import { TYPE_MAX } from '../serializer.js';
+import { resumeCompaction } from './compact.js';
+import { rebuildSlots, walkLog } from './log.js';
 import { alignItem, type Pages } from './pages.js';
-import { TYPE_MAX } from './serializer.js';
+import { slotOfItem } from './slots.js';
 
 export interface RepairResult {
   /** What was wrong; empty when the page was consistent. */
@@ -68,14 +71,8 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   let live = 0;
   let liveBytes = 0;
   let deadBytes = 0;
-  let off = pages.ds;
-  while (off < free) {
-    if (!headerLooksValid(pages, s, b, off)) {
-      problems.push(`bad item header at ${off}`);
-      return problems;
-    }
-    const a = b + off;
-    const len = u32[(a + I_LEN_OFF) >> 2];
+  const stop = walkLog(pages, s, b, (a, off, len) => {
+    if (!headerLooksValid(pages, s, b, off)) return false;
     const flags = u32[(a + I_FLAGS_OFF) >> 2];
     if (flags !== 0 && flags !== FLAG_LIVE) problems.push(`bad flags at ${off}`);
     if (flags === FLAG_LIVE) {
@@ -84,14 +81,17 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
         const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
         if (seen.has(key)) problems.push(`duplicate key at ${off}`);
         seen.set(key, off);
-        if (pages.slotOfItem(s, b, u32[(a + I_HASH_OFF) >> 2], off) < 0) problems.push(`item at ${off} not in the slot table`);
+        if (slotOfItem(pages, s, b, u32[(a + I_HASH_OFF) >> 2], off) < 0) problems.push(`item at ${off} not in the slot table`);
       }
       live++;
       liveBytes += len;
     } else deadBytes += len;
-    off += len;
+  });
+  if (stop < free) {
+    problems.push(`bad item header at ${stop}`);
+    return problems;
   }
-  if (off !== free) problems.push(`log overruns its end ${free}`);
+  if (stop !== free) problems.push(`log overruns its end ${free}`);
   // The 16 bytes past the log end (where the next item's magic goes) are zero: writes keep them so.
   // Further out, stale bytes are harmless (a walk never passes the log end, and resync accepts
   // only whole items), and reading a whole large page on first touch would cost more than it finds.
@@ -128,7 +128,7 @@ function isWholeLive(pages: Pages, s: Segment, b: number, off: number, maxKeyByt
   return s.u32[(b + off) >> 2] === ITEM_MAGIC && s.u32[(b + off + I_FLAGS_OFF) >> 2] === FLAG_LIVE && itemIsWhole(pages, s, b, off, maxKeyBytes);
 }
 
-/** Finds the next whole live item at or after `from` (8-byte steps), or -1. */
+/** Finds the next whole live item at or after `from` (16-byte steps), or -1. */
 function nextWhole(pages: Pages, s: Segment, b: number, from: number, maxKeyBytes: number): number {
   for (let off = from; off + ITEM_HEADER_SIZE <= pages.pageSize; off += 16) {
     if (isWholeLive(pages, s, b, off, maxKeyBytes)) {
@@ -170,7 +170,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   const claimed = u32[h + P_COUNT_IDX];
   beginChange(s.i32, b);
   if (u32[h + P_COMPACT_IDX] !== 0) {
-    if (!journalIsSane(pages, s, b) || !pages.resumeCompaction(s, b)) u32[h + P_COMPACT_IDX] = 0;
+    if (!journalIsSane(pages, s, b) || !resumeCompaction(pages, s, b)) u32[h + P_COMPACT_IDX] = 0;
   }
   let dropped = 0;
   const keep = new Map<string, number>();
@@ -269,10 +269,10 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   if (FAULTS) fault('repair:partial');
   s.buf.fill(0, b + end, b + pages.pageSize);
   u32[h + P_FREE_IDX] = end;
-  if (!pages.rebuildSlots(s, b)) {
+  if (!rebuildSlots(pages, s, b)) {
     // More items than slots (only after damage): drop the ones left out.
     for (const o of keep.values()) {
-      if (pages.slotOfItem(s, b, u32[(b + o + I_HASH_OFF) >> 2], o) < 0) drop(o);
+      if (slotOfItem(pages, s, b, u32[(b + o + I_HASH_OFF) >> 2], o) < 0) drop(o);
     }
   }
   recount(pages, s, b);
@@ -304,20 +304,16 @@ function reportTorn(pages: Pages, s: Segment, b: number, page: number, off: numb
 function recount(pages: Pages, s: Segment, b: number): void {
   const u32 = s.u32;
   const h = b >> 2;
-  const end = u32[h + P_FREE_IDX];
   let liveBytes = 0;
   let deadBytes = 0;
   let maxVersion = u32[h + P_VERSION_IDX];
-  for (let off = pages.ds; off < end; ) {
-    const a = b + off;
-    const len = u32[(a + I_LEN_OFF) >> 2];
+  walkLog(pages, s, b, (a, off, len) => {
     if (u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
       liveBytes += len;
       const v = u32[(a + I_VERSION_OFF) >> 2];
       if (((v - maxVersion) | 0) > 0) maxVersion = v;
     } else deadBytes += len;
-    off += len;
-  }
+  });
   u32[h + P_LIVE_BYTES_IDX] = liveBytes;
   u32[h + P_DEAD_BYTES_IDX] = deadBytes;
   u32[h + P_VERSION_IDX] = maxVersion;

@@ -1,0 +1,83 @@
+/**
+ * The state of one handle, in one object: what it mapped, its options, the page engine, the key
+ * codec, the hook queues, which pages it validated, its lock-free read counts, and what the last
+ * operation left for its caller. The concerns of a handle are functions over this object, one
+ * file each (read, write, scan, stats, locking), as the page engine's are over Pages; SharedCache
+ * is the public facade over them. One class, its fields assigned in the constructor in one
+ * order, so every function sees one shape.
+ */
+import { sessmapError } from '../../errors.js';
+import type { Attachment } from '../attach.js';
+import type { Segment } from '../file.js';
+import { H_EPOCH_IDX } from '../layout.js';
+import { held } from '../lock.js';
+import { maxItemBytesOf, type HandleOptions } from '../options.js';
+import { Pages } from '../page/pages.js';
+import { ItemDraft } from '../page/write.js';
+import { TYPE_OF } from '../serializer.js';
+import { Hooks } from './hooks.js';
+import { Keys } from './keys.js';
+
+export class Handle {
+  /** The file this handle is attached to. */
+  readonly path: string;
+  readonly pages: Pages;
+  readonly keys: Keys;
+  readonly hooks: Hooks;
+  /** Pages this handle has validated since it attached (1), or must check at its next lock (0). */
+  readonly validated: Uint8Array;
+  readonly clock: () => number;
+  readonly verifyReads: boolean;
+  readonly lockTimeout: number;
+  readonly maxKeyBytes: number;
+  /** The largest key bytes + serialized value bytes that can always be stored. */
+  readonly maxItemBytes: number;
+  /** Item type of this handle's serializer. */
+  readonly type: number;
+  readonly defaultTtl: number;
+  /** The entry being written (reused: a write allocates no descriptor). */
+  readonly item: ItemDraft;
+  /** Hits and misses of lock-free reads not yet added to the file, per page (stats.ts). */
+  readonly readHits: Uint32Array;
+  readonly readMisses: Uint32Array;
+  readCounts: number;
+  readCountsDue: number;
+  closed: boolean;
+  /** Expiry of the entry the last successful get returned, or the last write set (for getEntry, updateEntry). */
+  lastExpiry: number;
+  /** The file header's mapping, whose epoch word a reinit bumps. */
+  readonly #header: Segment;
+  readonly #epoch: number;
+
+  constructor(att: Attachment, o: HandleOptions) {
+    const info = att.info;
+    this.path = att.path;
+    this.hooks = new Hooks(o);
+    this.pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, this.hooks.removals, o.removalValues);
+    this.keys = new Keys(this.pages, info.maxKeyBytes);
+    this.validated = new Uint8Array(info.pageCount);
+    this.clock = o.clock;
+    this.verifyReads = o.verifyReads;
+    this.lockTimeout = o.lockTimeout;
+    this.maxKeyBytes = info.maxKeyBytes;
+    this.maxItemBytes = maxItemBytesOf(info.pageSize, info.slotsPerPage);
+    this.type = TYPE_OF[o.serializer ?? info.serializer];
+    this.defaultTtl = o.defaultTtl ?? info.defaultTtl;
+    this.item = new ItemDraft();
+    this.readHits = new Uint32Array(info.pageCount);
+    this.readMisses = new Uint32Array(info.pageCount);
+    this.readCounts = 0;
+    this.readCountsDue = 0;
+    this.closed = false;
+    this.lastExpiry = 0;
+    this.#header = att.header;
+    this.#epoch = att.epoch;
+  }
+
+  /** What every operation checks first: the handle is open, not called from inside a page lock, and the file was not reinitialised. */
+  enter(): void {
+    if (this.closed) throw sessmapError('SESSMAP_ERR_CLOSED', `cache handle for ${this.path} is closed`, { path: this.path });
+    if (held.count !== 0) throw sessmapError('SESSMAP_ERR_REENTRANT_CALL', 'the cache was called while this thread holds a page lock (from inside an update callback or a serializer hook); do that work outside the callback');
+    if (this.#header.i32[H_EPOCH_IDX] !== this.#epoch) throw sessmapError('SESSMAP_ERR_STALE_HANDLE', `cache file ${this.path} was reinitialised by another process; open it again`, { path: this.path });
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Reads. A get on a page this handle has validated runs without the lock, checked by the page's
+ * change sequence (a seqlock); the first read of a page, a read that keeps meeting a change
+ * under way, an expired entry to remove and anything out of range go through the lock. has,
+ * ttl and inspect do the same without counting as a use. See docs/architecture.md, "The path
+ * of a read".
+ */
+import { crc32 } from 'node:zlib';
+import type { Segment } from '../file.js';
+import {
+  ITEM_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF,
+  PRIORITY_NAMES, P_DIRTY_IDX, P_HITS_IDX, P_MISSES_IDX,
+} from '../layout.js';
+import { expireEntry } from '../page/log.js';
+import { findSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
+import { TYPE_MAX, copyOut, decode } from '../serializer.js';
+import type { EntryInfo } from '../types.js';
+import type { Handle } from './handle.js';
+import { lock, repair, unlock, withPageLock } from './locking.js';
+import { countHit, countMiss } from './stats.js';
+
+/** From the lock-free read: try again without the lock / take the locked path. */
+const RETRY: unique symbol = Symbol('retry');
+const LOCKED: unique symbol = Symbol('locked');
+/** Lock-free attempts of a read while writes keep changing its page, before it takes the lock. */
+const OPTIMISTIC_TRIES = 256;
+
+/** What a peek runs on the entry's item address (-1 when there is no live entry). */
+type PeekFn = (s: Segment, a: number) => unknown;
+
+/** The value under `key` (undefined when none), counted as a use; its expiry goes to h.lastExpiry. */
+export function getValue(h: Handle, key: string): unknown {
+  const k = h.keys;
+  // Read without the lock when the page is known sound; the locked path handles the rest. A
+  // write under way on the page makes the read try again (a few microseconds' worth of tries)
+  // rather than queue for the lock behind the writer.
+  if (begin(h, key)) {
+    for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+      const r = getOptimistic(h, k.page, k.seg, k.base, k.hash, k.klen);
+      if (r === LOCKED) break;
+      if (r !== RETRY) return r;
+    }
+  }
+  return getLocked(h, k.page, k.seg, k.base, k.hash, k.klen);
+}
+
+/**
+ * The prologue of every read: checks the handle and locates the key (see Keys); true when its
+ * page may be read without the lock (this handle validated it, and verifyReads is off).
+ */
+function begin(h: Handle, key: string): boolean {
+  h.enter();
+  const p = h.keys.locate(key);
+  return h.validated[p] === 1 && !h.verifyReads;
+}
+
+/**
+ * A read without the lock, validated by the page's change sequence (a seqlock): readers never
+ * wait for each other or write shared state but the entry's access tick, and a writer only
+ * makes them retry. A change under way (or made meanwhile) returns RETRY; what needs the lock
+ * (an expired entry to remove, lengths or types that are wrong on a page that did not change)
+ * returns LOCKED. The access tick is stored after the value was validated; if a writer
+ * rearranged the slot table in between, the store lands on another slot's tick, which can only
+ * misorder recency (never data): see docs/file-format.md.
+ */
+function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number): unknown {
+  const pages = h.pages;
+  const i32 = s.i32;
+  const seqIdx = (b >> 2) + P_DIRTY_IDX;
+  const seq = Atomics.load(i32, seqIdx);
+  if ((seq & 1) !== 0) return RETRY;
+  const si = findSlot(pages, s, b, hash, klen);
+  if (si < 0) {
+    if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
+    countMiss(h, p);
+    h.hooks.maybeFlush();
+    return undefined;
+  }
+  const off = slotOffset(s, b, si);
+  const a = b + off;
+  const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+  const start = a + ITEM_HEADER_SIZE + klen;
+  if (vlen > h.maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+  const now = h.clock();
+  const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+  if (exp !== 0 && exp <= now) return LOCKED;
+  const type = s.buf[a + I_TYPE_OFF];
+  if (type < 1 || type > TYPE_MAX) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+  const raw = copyOut(s.buf, type, start, start + vlen);
+  if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
+  s.f64[tickIdx(b, si)] = nextTick(now);
+  countHit(h, p, now);
+  h.lastExpiry = exp;
+  h.hooks.maybeFlush();
+  return decodeValue(h, p, type, raw);
+}
+
+/** The read under the lock: removes an expired entry, verifies the checksum with verifyReads. */
+function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number): unknown {
+  const pages = h.pages;
+    lock(h, p, s, b);
+  let raw: string | Buffer;
+  let type: number;
+  try {
+    const now = h.clock();
+    const si = findSlot(pages, s, b, hash, klen);
+    if (si < 0) {
+      s.f64[(b >> 3) + P_MISSES_IDX]++;
+      return undefined;
+    }
+    const off = slotOffset(s, b, si);
+    const a = b + off;
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    if (exp !== 0 && exp <= now) {
+      expireEntry(pages, p, s, b, si, off);
+      s.f64[(b >> 3) + P_MISSES_IDX]++;
+      return undefined;
+    }
+    const start = a + ITEM_HEADER_SIZE + klen;
+    const end = start + s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+    if (h.verifyReads && crc32(s.buf.subarray(a + I_CRC_START, end)) !== s.u32[(a + I_CRC_OFF) >> 2]) {
+      repair(h, p, s, b);
+      s.f64[(b >> 3) + P_MISSES_IDX]++;
+      return undefined;
+    }
+    s.f64[tickIdx(b, si)] = nextTick(now);
+    s.f64[(b >> 3) + P_HITS_IDX]++;
+    h.lastExpiry = exp;
+    type = s.buf[a + I_TYPE_OFF];
+    raw = copyOut(s.buf, type, start, end);
+  } finally {
+    unlock(s, b);
+    h.hooks.maybeFlush();
+  }
+  return decodeValue(h, p, type, raw);
+}
+
+/** True when a live entry is stored under `key` (not counted as a use). */
+export function hasEntry(h: Handle, key: string): boolean {
+  return peek(h, key, (s, a) => a >= 0) as boolean;
+}
+
+/** Remaining lifetime in ms (Infinity without expiry), or undefined when absent. */
+export function entryTtl(h: Handle, key: string): number | undefined {
+  const now = h.clock();
+  return peek(h, key, (s, a) => {
+    if (a < 0) return undefined;
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    return exp === 0 ? Infinity : exp - now;
+  }) as number | undefined;
+}
+
+/** Metadata of an entry, without its value. */
+export function inspectEntry(h: Handle, key: string): EntryInfo | undefined {
+  return peek(h, key, (s, a) => {
+    if (a < 0) return undefined;
+    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+    return {
+      expiresAt: exp === 0 ? Infinity : exp,
+      createdAt: s.f64[(a + I_CREATED_OFF) >> 3],
+      version: s.u32[(a + I_VERSION_OFF) >> 2],
+      priority: PRIORITY_NAMES[s.buf[a + I_PRIORITY_OFF]],
+      size: s.u32[(a + I_VALUE_LEN_OFF) >> 2],
+    };
+  }) as EntryInfo | undefined;
+}
+
+/**
+ * Runs `fn` with the key's live item address (-1 when absent), without changing recency: like a
+ * get, without the lock (a seqlock read; `fn` only reads, and its result is dropped if the page
+ * changed meanwhile), else under it.
+ */
+function peek(h: Handle, key: string, fn: PeekFn): unknown {
+  const k = h.keys;
+  if (begin(h, key)) {
+    for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+      const r = peekOptimistic(h, k.seg, k.base, k.hash, k.klen, fn);
+      if (r !== RETRY) return r;
+    }
+  }
+  const s = k.seg;
+  const b = k.base;
+  lock(h, k.page, s, b);
+  try {
+    return fn(s, liveItem(h, s, b, k.hash, k.klen));
+  } finally {
+    unlock(s, b);
+  }
+}
+
+/** A peek without the lock: `fn`'s result, or RETRY when the page changed (or was changing) meanwhile. */
+function peekOptimistic(h: Handle, s: Segment, b: number, hash: number, klen: number, fn: PeekFn): unknown {
+  const seqIdx = (b >> 2) + P_DIRTY_IDX;
+  const seq = Atomics.load(s.i32, seqIdx);
+  if ((seq & 1) !== 0) return RETRY;
+  const a = liveItem(h, s, b, hash, klen);
+  if (a === -2) return RETRY;
+  const r = fn(s, a);
+  return Atomics.load(s.i32, seqIdx) === seq ? r : RETRY;
+}
+
+/**
+ * The address of the key's live item: -1 when it has none (absent or expired), -2 when the
+ * slot points out of the page (only seen by a read racing a change).
+ */
+function liveItem(h: Handle, s: Segment, b: number, hash: number, klen: number): number {
+  const pages = h.pages;
+  const si = findSlot(pages, s, b, hash, klen);
+  if (si < 0) return -1;
+  const off = slotOffset(s, b, si);
+  if (off + ITEM_HEADER_SIZE > pages.pageSize) return -2;
+  const a = b + off;
+  const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+  return exp !== 0 && exp <= h.clock() ? -1 : a;
+}
+
+function decodeValue(h: Handle, p: number, type: number, raw: string | Buffer): unknown {
+  h.hooks.maybeFlush();
+  try {
+    return decode(type, raw);
+  } catch {
+    // Checksummed bytes that do not decode: have the page checked again, report a miss.
+    h.validated[p] = 0;
+    withPageLock(h, p, () => undefined);
+    return undefined;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Whole-cache operations, page by page, each page under its lock: iterating keys and entries
+ * (a page's live entries are copied out under its lock, then yielded and decoded outside it),
+ * clearing, and purging expired entries (skipping pages a live process holds, so a sweeper never
+ * blocks its event loop).
+ */
+import { I_TYPE_OFF, P_R_CLEARED_IDX } from '../layout.js';
+import { expireAll } from '../page/evict.js';
+import { isExpired, isLive, keyOf, report, resetPage, valueOf, walkLog } from '../page/log.js';
+import { decode } from '../serializer.js';
+import type { Handle } from './handle.js';
+import { changing, lockIsFree, withPageLock } from './locking.js';
+
+/** Every live entry as [key, value] (value undefined unless `values`), page by page. */
+export function* scanEntries(h: Handle, values: boolean): IterableIterator<[string, unknown]> {
+  const pages = h.pages;
+  for (let p = 0; p < pages.pageCount; p++) {
+    h.enter();
+    const now = h.clock();
+    const batch = withPageLock(h, p, (s, b) => {
+      const out: [string, number, string | Buffer | undefined][] = [];
+      walkLog(pages, s, b, (a) => {
+        if (!isLive(s, a) || isExpired(s, a, now)) return;
+        out.push([keyOf(s, a), s.buf[a + I_TYPE_OFF], values ? valueOf(s, a) : undefined]);
+      });
+      return out;
+    });
+    for (const [k, type, raw] of batch) yield [k, raw === undefined ? undefined : decode(type, raw)];
+  }
+}
+
+/** Removes every entry (reason 'cleared'); counters are kept. */
+export function clearAll(h: Handle): void {
+  h.enter();
+  const pages = h.pages;
+    for (let p = 0; p < pages.pageCount; p++) {
+    withPageLock(h, p, (s, b) => changing(h, p, s, b, () => {
+      let n = 0;
+      walkLog(pages, s, b, (a) => {
+        if (!isLive(s, a)) return;
+        report(pages, s, a, p, 'cleared', undefined);
+        n++;
+      });
+      resetPage(pages, s, b);
+      s.f64[(b >> 3) + P_R_CLEARED_IDX] += n;
+    }));
+  }
+  h.hooks.maybeFlush();
+}
+
+/** Removes the expired entries of `count` pages from `first` (wrapping around); returns how many. */
+export function purgeExpiredPages(h: Handle, first: number, count: number): number {
+  let n = 0;
+  h.enter();
+  const now = h.clock();
+  const pages = h.pages;
+    const pc = pages.pageCount;
+  for (let i = 0; i < Math.min(count, pc); i++) {
+    const p = (first + i) % pc;
+    if (!lockIsFree(h, p)) continue;
+    n += withPageLock(h, p, (s, b) => changing(h, p, s, b, () => expireAll(pages, p, s, b, now, -1)));
+  }
+  h.hooks.maybeFlush();
+  return n;
+}

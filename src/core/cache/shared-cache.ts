@@ -1,0 +1,256 @@
+/**
+ * SharedCache: the public, synchronous API over one cache file. Keys are hashed (keyed by the
+ * file's seed) to a page; reads of a page this handle has validated take no lock (a seqlock),
+ * every other operation takes that page's lock for a few hundred nanoseconds, and values are
+ * (de)serialized outside the lock where the operation allows.
+ *
+ * A thin facade: the handle's state is one Handle (handle.ts), and each call goes to the file
+ * that does it: read.ts, write.ts, scan.ts, stats.ts, locking.ts.
+ */
+import { createHmac } from 'node:crypto';
+import { attachExisting, createOrAttach, type Attachment, type InternalCreateOptions } from '../attach.js';
+import { pathStatus, type FileIdentity } from '../file.js';
+import { OWNER_ID } from '../lock.js';
+import { normaliseHandleOptions, type HandleOptions } from '../options.js';
+import { checkPage } from '../page/repair.js';
+import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, SetOptions, UpdateOptions } from '../types.js';
+import { Handle } from './handle.js';
+import { lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, withPageLock } from './locking.js';
+import { entryTtl, getValue, hasEntry, inspectEntry } from './read.js';
+import { clearAll, purgeExpiredPages, scanEntries } from './scan.js';
+import { collectStats, flushAllReadCounts, trackReadCounts, untrackReadCounts } from './stats.js';
+import { MODE_ADD, MODE_REPLACE, MODE_SET, UNCHANGED, deleteKey, expireKeyAt, store, touchKey, updateKey, type UpdateFn } from './write.js';
+
+export { UNCHANGED };
+
+/** White-box access for tests (internals.ts); not part of the public API. */
+export const INTERNALS = new WeakMap<object, CacheInternals>();
+export interface CacheInternals {
+  checkPage(p: number): string[];
+  pageOf(key: string): number;
+  lockWord(p: number): number;
+  ownerId: number;
+}
+
+export class SharedCache<V = unknown> {
+  /** The file this handle is attached to. */
+  readonly path: string;
+  readonly geometry: Geometry;
+  /** The largest key bytes + serialized value bytes that can always be stored. */
+  readonly maxItemBytes: number;
+  readonly #h: Handle;
+  readonly #identity: FileIdentity;
+  /** Secret for digest(): bytes 8-31 of the file's seed. */
+  readonly #secret: Buffer;
+
+  /** Creates (and sizes) a cache file; see {@link CreateOptions.ifExists} for an existing one. */
+  static create<V = unknown>(path: string, options: CreateOptions = {}): SharedCache<V> {
+    const handle = normaliseHandleOptions(options);
+    return new SharedCache<V>(createOrAttach(path, options as InternalCreateOptions), handle);
+  }
+
+  /** Attaches to an existing cache file, taking its geometry from the header. */
+  static open<V = unknown>(path: string, options: OpenOptions = {}): SharedCache<V> {
+    const handle = normaliseHandleOptions(options);
+    return new SharedCache<V>(attachExisting(path, (options as { _segmentBytes?: number })._segmentBytes), handle);
+  }
+
+  private constructor(att: Attachment, o: HandleOptions) {
+    const info = att.info;
+    const h = new Handle(att, o);
+    this.path = att.path;
+    this.geometry = Object.freeze({ pageCount: info.pageCount, pageSize: info.pageSize, slotsPerPage: info.slotsPerPage, maxKeyBytes: info.maxKeyBytes, fileSize: info.fileSize });
+    this.maxItemBytes = h.maxItemBytes;
+    this.#h = h;
+    this.#identity = att.identity;
+    this.#secret = info.seed.subarray(8);
+    trackReadCounts(h);
+    INTERNALS.set(this, {
+      checkPage: (p) => withPageLock(h, p, (s, b) => checkPage(h.pages, s, b, h.maxKeyBytes), false),
+      pageOf: (key) => h.pages.pageOf(h.pages.hashKey(h.keys.encode(key))),
+      lockWord: (p) => lockWord(h, p),
+      ownerId: OWNER_ID,
+    });
+  }
+
+  // ------------------------------------------------------------ reads
+  /** The value stored under `key`, or undefined. Counts as a use for LRU order. */
+  get(key: string): V | undefined {
+    return getValue(this.#h, key) as V | undefined;
+  }
+
+  /** Like get, with the entry's absolute expiry (Infinity when none), from the same read. */
+  getEntry(key: string): { value: V; expiresAt: number } | undefined {
+    const value = getValue(this.#h, key) as V | undefined;
+    if (value === undefined) return undefined;
+    const exp = this.#h.lastExpiry;
+    return { value, expiresAt: exp === 0 ? Infinity : exp };
+  }
+
+  /** True when a live entry is stored under `key` (does not count as a use). */
+  has(key: string): boolean {
+    return hasEntry(this.#h, key);
+  }
+
+  /** Remaining lifetime in ms (Infinity without expiry), or undefined when absent. */
+  ttl(key: string): number | undefined {
+    return entryTtl(this.#h, key);
+  }
+
+  /** Metadata of an entry, without its value. */
+  inspect(key: string): EntryInfo | undefined {
+    return inspectEntry(this.#h, key);
+  }
+
+  getMany(keys: Iterable<string>): (V | undefined)[] {
+    const out: (V | undefined)[] = [];
+    for (const k of keys) out.push(getValue(this.#h, k) as V | undefined);
+    return out;
+  }
+
+  // ------------------------------------------------------------ writes
+  /** Stores `value` under `key`. Throws a coded error (and keeps any old value) when it cannot. */
+  set(key: string, value: V, options?: SetOptions): void {
+    store(this.#h, MODE_SET, key, value, options);
+  }
+
+  /** Stores only when no live entry exists; returns whether it stored. */
+  add(key: string, value: V, options?: SetOptions): boolean {
+    return store(this.#h, MODE_ADD, key, value, options);
+  }
+
+  /** Stores only when a live entry exists; returns whether it stored. */
+  replace(key: string, value: V, options?: SetOptions): boolean {
+    return store(this.#h, MODE_REPLACE, key, value, options);
+  }
+
+  setMany(entries: Iterable<readonly [key: string, value: V, options?: SetOptions]>): void {
+    for (const e of entries) store(this.#h, MODE_SET, e[0], e[1], e[2]);
+  }
+
+  /** Removes an entry; returns whether a live one was there. */
+  delete(key: string): boolean {
+    return deleteKey(this.#h, key);
+  }
+
+  /** Gives an entry a new TTL (from now; default: defaultTtl) without rewriting its value; returns whether it exists. */
+  touch(key: string, ttl?: number): boolean {
+    return touchKey(this.#h, key, ttl);
+  }
+
+  /**
+   * Sets an entry's absolute expiry (ms since the epoch; 0 or Infinity: never) without rewriting
+   * its value; returns whether it exists.
+   */
+  expireAt(key: string, at: number): boolean {
+    return expireKeyAt(this.#h, key, at);
+  }
+
+  /**
+   * Read-modify-write under the page lock: `fn` gets the current value (or undefined) and
+   * returns the new one; `undefined` deletes the entry. No update from any process is lost.
+   * `fn` must be synchronous and must not call the cache.
+   */
+  update(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): V | undefined {
+    return updateKey<V>(this.#h, key, fn as UpdateFn<V>, options);
+  }
+
+  /**
+   * Like update, also giving when the entry expires afterwards: `{ value, expiresAt }`, with
+   * `expiresAt` Infinity when it has no expiry or there is no entry.
+   */
+  updateEntry(key: string, fn: (current: V | undefined) => V | undefined | typeof UNCHANGED, options?: UpdateOptions<V>): { value: V | undefined; expiresAt: number } {
+    this.#h.lastExpiry = 0;
+    const value = updateKey<V>(this.#h, key, fn as UpdateFn<V>, options);
+    const exp = this.#h.lastExpiry;
+    return { value, expiresAt: exp === 0 ? Infinity : exp };
+  }
+
+  // ------------------------------------------------------------ whole cache
+  /** Every live key, page by page (each page is read under its lock, then yielded). */
+  *keys(): IterableIterator<string> {
+    for (const [k] of scanEntries(this.#h, false)) yield k;
+  }
+
+  /** Every live entry, page by page. */
+  *entries(): IterableIterator<[string, V]> {
+    for (const e of scanEntries(this.#h, true)) yield e as [string, V];
+  }
+
+  /**
+   * Keyed digest of `text` (HMAC-SHA256 with the file's secret, 16 hex characters): stable for
+   * the life of the file and the same in every process, so logs can name a session id without
+   * revealing it.
+   */
+  digest(text: string): string {
+    return createHmac('sha256', this.#secret).update(text).digest('hex').slice(0, 16);
+  }
+
+  /** Removes every expired entry now; returns how many. */
+  purgeExpired(): number {
+    return purgeExpiredPages(this.#h, 0, this.#h.pages.pageCount);
+  }
+
+  /**
+   * Removes the expired entries of `count` pages from `first` (wrapping around), for incremental
+   * sweeps. A page whose lock a live process holds is skipped, not waited for: a sweeper never
+   * blocks its event loop.
+   */
+  purgeExpiredPages(first: number, count: number): number {
+    return purgeExpiredPages(this.#h, first, count);
+  }
+
+  /** Removes every entry (reason 'cleared'). Counters are kept. */
+  clear(): void {
+    clearAll(this.#h);
+  }
+
+  /** Counters shared by every process, in total and per page. Read without locks. */
+  stats(): CacheStats {
+    this.#h.enter();
+    flushAllReadCounts();
+    return collectStats(this.#h.pages, this.geometry.fileSize, this.maxItemBytes);
+  }
+
+  /**
+   * Takes over every page lock held by a process or thread that no longer exists, repairing those
+   * pages. Returns how many locks were recovered. Waiters do this on their own; supervisors call it
+   * (or {@link recoverOwnerPid}) when they learn that a process died.
+   */
+  recoverDeadOwners(): number {
+    return recoverDeadOwners(this.#h);
+  }
+
+  /**
+   * Takes over every page lock held by process `pid`, which the caller knows is dead (even if the
+   * pid is in use again), and by any of its threads (or any other owner) that is gone.
+   */
+  recoverOwnerPid(pid: number): number {
+    return recoverOwnerPid(this.#h, pid);
+  }
+
+  /**
+   * Takes over every page lock held by worker thread `threadId` of this process, which the caller
+   * knows has stopped (a Worker's 'exit' event). On Linux waiters find a terminated thread dead by
+   * themselves (owners are OS thread ids); elsewhere its end can only be reported.
+   */
+  recoverThread(threadId: number): number {
+    return recoverThread(this.#h, threadId);
+  }
+
+  /** Detaches this handle; the file stays. Every later call throws SESSMAP_ERR_CLOSED. */
+  close(): void {
+    if (this.#h.closed) return;
+    untrackReadCounts(this.#h);
+    this.#h.closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#h.closed;
+  }
+
+  /** Whether {@link path} still leads to the file this handle maps (one lstat; see {@link PathStatus}). */
+  pathStatus(): PathStatus {
+    return pathStatus(this.path, this.#identity);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The page engine's state: the geometry every page operation needs, where each page lies in
+ * the mappings, the scratch buffers keys are encoded into, and where removals are collected.
+ * The operations themselves are functions over this object, one concern per file:
+ *
+ * - slots.ts    the slot table (open addressing, linear probing, backward-shift deletion)
+ * - log.ts      the item log: the one walker, writing, removing and reporting items
+ * - evict.ts    making room: the free tail, holes, expiry, eviction
+ * - compact.ts  journaled compaction
+ * - repair.ts   validation and rebuild
+ *
+ * Every operation expects the caller to hold the page's lock. Writes are ordered so that a
+ * process killed at any instruction leaves a log that can be walked from its start: see
+ * docs/file-format.md, "Crash consistency".
+ */
+import type { Segment } from '../file.js';
+import { halfSipHash } from '../hash.js';
+import { MAX_SLOT_LOAD } from '../layout.js';
+import { dataStart, type FileGeometry, type SegmentPlan } from '../options.js';
+import type { EvictionPolicy, RemovalReason } from '../types.js';
+
+/** Thrown when a page turns out to be damaged mid-operation; the cache repairs it and retries. */
+export class PageDamaged extends Error {
+  constructor(readonly page: number) {
+    super(`page ${page} is damaged`);
+  }
+}
+
+/** A removal collected under the lock; the value (if captured) is decoded after the lock is released. */
+export interface PendingRemoval {
+  key: string;
+  reason: RemovalReason;
+  page: number;
+  ttlLeft: number | undefined;
+  expiresAt: number | undefined;
+  type: number;
+  raw: string | Buffer | undefined;
+}
+
+/** Collected removals, handed to the hook after the lock is released. */
+export type RemovalSink = PendingRemoval[] | null;
+
+/** Items start and end on 16-byte boundaries, so the smallest dead filler (magic, length, flags) always fits. */
+export function alignItem(n: number): number {
+  return (n + 15) & ~15;
+}
+
+export class Pages {
+  readonly segs: Segment[];
+  readonly segOf: Uint32Array;
+  readonly baseOf: Uint32Array;
+  readonly pageCount: number;
+  readonly pageSize: number;
+  readonly slots: number;
+  readonly mask: number;
+  readonly slotShift: number;
+  /** Page-relative offset of the item log (after the header and the slot table). */
+  readonly ds: number;
+  /** Live items a page takes at most (MAX_SLOT_LOAD of its slots). */
+  readonly maxItems: number;
+  readonly policy: EvictionPolicy;
+  readonly k0: number;
+  readonly k1: number;
+  /** Key bytes of the operation under way (and their words, for hashing and comparing). */
+  readonly scratch: Buffer;
+  readonly scratchI32: Int32Array;
+  /** A second scratch for validation and repair, which may run in the middle of an operation. */
+  readonly scratch2: Buffer;
+  readonly scratch2I32: Int32Array;
+  /** Where removals are collected; null when no hook listens. */
+  readonly sink: RemovalSink;
+  /** Copy each removed value for the hook. */
+  readonly captureValues: boolean;
+  /** Result of the last findHole: start and length of the hole. */
+  holeAt: number;
+  holeLen: number;
+
+  constructor(segs: Segment[], plans: SegmentPlan[], g: FileGeometry, policy: EvictionPolicy, seed: Buffer, sink: RemovalSink, captureValues: boolean) {
+    this.segs = segs;
+    this.segOf = new Uint32Array(g.pageCount);
+    this.baseOf = new Uint32Array(g.pageCount);
+    this.pageCount = g.pageCount;
+    this.pageSize = g.pageSize;
+    this.slots = g.slotsPerPage;
+    this.mask = g.slotsPerPage - 1;
+    this.slotShift = 32 - Math.log2(g.slotsPerPage);
+    this.ds = dataStart(g.slotsPerPage);
+    this.maxItems = Math.max(1, Math.floor(g.slotsPerPage * MAX_SLOT_LOAD));
+    this.policy = policy;
+    this.k0 = seed.readInt32LE(0);
+    this.k1 = seed.readInt32LE(4);
+    const ab = new ArrayBuffer(alignItem(g.maxKeyBytes * 3 + 8));
+    this.scratch = Buffer.from(ab);
+    this.scratchI32 = new Int32Array(ab);
+    const ab2 = new ArrayBuffer(alignItem(g.maxKeyBytes * 3 + 8));
+    this.scratch2 = Buffer.from(ab2);
+    this.scratch2I32 = new Int32Array(ab2);
+    this.sink = sink;
+    this.captureValues = captureValues && sink !== null;
+    this.holeAt = 0;
+    this.holeLen = 0;
+    plans.forEach((plan, si) => {
+      for (let i = 0; i < plan.pageCount; i++) {
+        this.segOf[plan.firstPage + i] = si;
+        this.baseOf[plan.firstPage + i] = i * g.pageSize;
+      }
+    });
+  }
+
+  /** Keyed hash of the `klen` key bytes in scratch. */
+  hashKey(klen: number): number {
+    return halfSipHash(this.k0, this.k1, this.scratch, this.scratchI32, klen);
+  }
+
+  /** Keyed hash of the `klen` key bytes in scratch2. */
+  hashKey2(klen: number): number {
+    return halfSipHash(this.k0, this.k1, this.scratch2, this.scratch2I32, klen);
+  }
+
+  pageOf(h: number): number {
+    return h % this.pageCount;
+  }
+}
