@@ -10,12 +10,6 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './helpers/paths.js';
 import { MAX_LINES, checkTree, exportedBarrels, readTree, type Violation } from './helpers/layout.js';
 
-/**
- * Files known to be over the limit: the core's cache and page engine, split into src/core/cache/
- * and src/core/page/ on another branch. EMPTY THIS LIST when that split is merged.
- */
-const KNOWN_LONG_FILES_UNTIL_THE_CORE_SPLIT = new Set(['core/cache.ts', 'core/pages.ts']);
-
 const SRC = join(REPO_ROOT, 'src');
 const rules = (v: Violation[]): string[] => v.map((x) => x.rule);
 
@@ -43,14 +37,13 @@ describe('the layout checker', () => {
     expect(checkTree(tree).map((x) => x.message)).toEqual([expect.stringMatching(/folders import each other: src\/backends -> src\/backends\/mmap -> src\/backends/)]);
   });
 
-  it('finds a file over the limit unless it is a known one, and an import of no file', () => {
+  it('finds a file over the limit, and an import of no file', () => {
     const long = 'export const x = 1;\n'.repeat(MAX_LINES + 1);
     const tree = new Map([
       ['core/long.ts', long],
-      ['core/known.ts', long],
       ['core/ok.ts', `${'export const y = 1;\n'.repeat(MAX_LINES - 1)}import { z } from './gone.js';\n`],
     ]);
-    expect(rules(checkTree(tree, { knownLong: new Set(['core/known.ts']) })).sort()).toEqual(['too-long', 'unresolved']);
+    expect(rules(checkTree(tree)).sort()).toEqual(['too-long', 'unresolved']);
   });
 
   it('lets a package barrel gather from the entry points, and keeps it a barrel', () => {
@@ -69,13 +62,7 @@ describe('the layout checker', () => {
 describe('src/', () => {
   it('has every arrow pointing down, no folders importing each other, and no file over 450 lines', () => {
     const tree = readTree(SRC);
-    const violations = checkTree(tree, { barrels: exportedBarrels(join(REPO_ROOT, 'package.json')), knownLong: KNOWN_LONG_FILES_UNTIL_THE_CORE_SPLIT });
+    const violations = checkTree(tree, { barrels: exportedBarrels(join(REPO_ROOT, 'package.json')) });
     expect(violations.map((v) => v.message)).toEqual([]);
-  });
-
-  it('lists as known long files only files that are still over the limit', () => {
-    const tree = readTree(SRC);
-    const stillLong = [...KNOWN_LONG_FILES_UNTIL_THE_CORE_SPLIT].filter((f) => (tree.get(f)?.split('\n').length ?? 0) > MAX_LINES);
-    expect(stillLong.sort()).toEqual([...KNOWN_LONG_FILES_UNTIL_THE_CORE_SPLIT].sort());
   });
 });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedCache, openSessionStore, type SessionStore } from '../../src/index.js';
-import { internals } from '../../src/core/internals.js';
+import { internals } from '../../src/core/cache/internals.js';
 import { manualClock } from '../helpers/clock.js';
 import { useTmpDir } from '../helpers/tmp.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import { internals } from '../../src/core/internals.js';
+import { internals } from '../../src/core/cache/internals.js';
 import { openChild, useChildCleanup } from '../helpers/child.js';
 import { expectCode } from '../helpers/errors.js';
 import { ONE_PAGE, expectAllPagesClean } from '../helpers/geometry.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import { internals } from '../../src/core/internals.js';
+import { internals } from '../../src/core/cache/internals.js';
 import { CacheChild, openChild, useChildCleanup, type UpdateSpec } from '../helpers/child.js';
 import { ONE_PAGE, expectAllPagesClean } from '../helpers/geometry.js';
 import { useTmpDir } from '../helpers/tmp.js';

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import { internals } from '../../src/core/internals.js';
+import { internals } from '../../src/core/cache/internals.js';
 import { THREAD_OWNERS } from '../../src/core/lock.js';
 import { ONE_PAGE, expectAllPagesClean } from '../helpers/geometry.js';
 import { fixture } from '../helpers/paths.js';

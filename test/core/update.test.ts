@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import { internals } from '../../src/core/internals.js';
+import { internals } from '../../src/core/cache/internals.js';
 import type { RemovalEvent } from '../../src/core/types.js';
 import { SessmapError } from '../../src/errors.js';
 import { expectCode, thrownBy } from '../helpers/errors.js';

@@ -1,7 +1,7 @@
 /** Small geometries used across the core tests, and helpers over `internals`. */
 import { expect } from 'vitest';
 import type { SharedCache } from '../../src/index.js';
-import { internals } from '../../src/core/internals.js';
+import { internals } from '../../src/core/cache/internals.js';
 
 /** One 64 KiB page: every key lands in page 0, so faults and evictions hit the page under test. */
 export const ONE_PAGE = Object.freeze({ pageCount: 1, pageSize: 65536 });

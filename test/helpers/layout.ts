@@ -97,9 +97,8 @@ function folderOf(file: string): string {
   return d === '.' ? '' : d;
 }
 
-export function checkTree(tree: Tree, options: { barrels?: ReadonlySet<string>; knownLong?: ReadonlySet<string> } = {}): Violation[] {
+export function checkTree(tree: Tree, options: { barrels?: ReadonlySet<string> } = {}): Violation[] {
   const barrels = options.barrels ?? new Set<string>();
-  const knownLong = options.knownLong ?? new Set<string>();
   const { arrows, unresolved } = arrowsOf(tree);
   const out: Violation[] = [...unresolved];
   const rank = (f: string): number => LAYERS.indexOf(layerOf(f));
@@ -131,7 +130,7 @@ export function checkTree(tree: Tree, options: { barrels?: ReadonlySet<string>; 
 
   for (const [file, text] of tree) {
     const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
-    if (lines > MAX_LINES && !knownLong.has(file)) out.push({ rule: 'too-long', message: `src/${file} has ${lines} lines (at most ${MAX_LINES}: split it by concern)` });
+    if (lines > MAX_LINES) out.push({ rule: 'too-long', message: `src/${file} has ${lines} lines (at most ${MAX_LINES}: split it by concern)` });
   }
   return out;
 }
