@@ -20,28 +20,24 @@ export function halfSipHash(k0: number, k1: number, bytes: Uint8Array, words: In
   let v2 = (0x6c796765 ^ k0) | 0;
   let v3 = (0x74656462 ^ k1) | 0;
   const whole = len >>> 2;
-  for (let i = 0; i < whole; i++) {
-    const m = words[i];
-    v3 ^= m;
-    // one SipRound (c = 1)
-    v0 = (v0 + v1) | 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);
-    v2 = (v2 + v3) | 0; v3 = rotl(v3, 8); v3 ^= v2;
-    v0 = (v0 + v3) | 0; v3 = rotl(v3, 7); v3 ^= v0;
-    v2 = (v2 + v1) | 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
-    v0 ^= m;
-  }
+  // The last block: the bytes past the whole words, and the length in the top byte.
   let b = len << 24;
   const rest = len & 3;
   const at = whole << 2;
   if (rest === 3) b |= bytes[at + 2] << 16;
   if (rest >= 2) b |= bytes[at + 1] << 8;
   if (rest >= 1) b |= bytes[at];
-  v3 ^= b;
-  v0 = (v0 + v1) | 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);
-  v2 = (v2 + v3) | 0; v3 = rotl(v3, 8); v3 ^= v2;
-  v0 = (v0 + v3) | 0; v3 = rotl(v3, 7); v3 ^= v0;
-  v2 = (v2 + v1) | 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
-  v0 ^= b;
+  // One compression SipRound (c = 1) per block, the whole words and then the last block.
+  for (let i = 0; i <= whole; i++) {
+    const m = i < whole ? words[i] : b;
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);
+    v2 = (v2 + v3) | 0; v3 = rotl(v3, 8); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = rotl(v3, 7); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
+    v0 ^= m;
+  }
+  // Three finalization SipRounds (d = 3).
   v2 ^= 0xff;
   for (let r = 0; r < 3; r++) {
     v0 = (v0 + v1) | 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);

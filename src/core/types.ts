@@ -37,8 +37,33 @@ export interface RemovalEvent {
   readonly value?: unknown;
 }
 
-/** Options of {@link SharedCache.create}. `undefined` means the default; `0` is a real value. */
-export interface CreateOptions {
+/**
+ * Options of {@link SharedCache.open}: what each handle chooses for itself. {@link CreateOptions}
+ * has them too. `undefined` means the default; `0` is a real value.
+ */
+export interface OpenOptions {
+  /** Serializer for values written through this handle. @default 'json' at create; at open, the one recorded in the file header */
+  serializer?: SerializerName;
+  /** TTL of entries set without one, in ms; `0` or `Infinity` means no expiry. @default 0 at create; at open, the one recorded in the file header */
+  defaultTtl?: number;
+  /** Bound on waiting for a page lock held by a live process, in ms. @default 2000 */
+  lockTimeout?: number;
+  /** Called after every removal (in the process that removed the entry, outside any lock). */
+  onRemove?: (event: RemovalEvent) => void;
+  /** Called after a lock held by a dead process was taken over (outside any lock). */
+  onLockRecovered?: (event: LockRecoveryEvent) => void;
+  /** Called after a damaged or half-changed page was rebuilt (outside any lock). */
+  onRepair?: (event: RepairEvent) => void;
+  /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
+  verifyReads?: boolean;
+  /** Hand removed values to onRemove (a copy is taken under the lock for each removal). @default false */
+  removalValues?: boolean;
+  /** Time source in ms since the epoch (tests). @default Date.now */
+  clock?: () => number;
+}
+
+/** Options of {@link SharedCache.create}: the file's geometry and policy, and the per-handle {@link OpenOptions}. */
+export interface CreateOptions extends OpenOptions {
   /**
    * The most the file may take, in bytes, or a string with a `k`, `m` or `g` suffix (powers of
    * 1024). The file is the 4096-byte header plus as many whole pages as fit:
@@ -63,10 +88,6 @@ export interface CreateOptions {
   slotsPerPage?: number;
   /** Longest key in UTF-8 bytes (1 to 4096). @default 1024 */
   maxKeyBytes?: number;
-  /** TTL of entries set without one, in ms; `0` or `Infinity` means no expiry. @default 0 */
-  defaultTtl?: number;
-  /** Serializer for values written through this handle. @default 'json' */
-  serializer?: SerializerName;
   /** @default 'lru' */
   evictionPolicy?: EvictionPolicy;
   /**
@@ -76,35 +97,6 @@ export interface CreateOptions {
    * @default 'error'
    */
   ifExists?: 'error' | 'attach' | 'reinit';
-  /** Bound on waiting for a page lock held by a live process, in ms. @default 2000 */
-  lockTimeout?: number;
-  /** Called after every removal (in the process that removed the entry, outside any lock). */
-  onRemove?: (event: RemovalEvent) => void;
-  /** Called after a lock held by a dead process was taken over (outside any lock). */
-  onLockRecovered?: (event: LockRecoveryEvent) => void;
-  /** Called after a damaged or half-changed page was rebuilt (outside any lock). */
-  onRepair?: (event: RepairEvent) => void;
-  /** Verify every entry's checksum on every read, not only when a page is first touched. @default false */
-  verifyReads?: boolean;
-  /** Hand removed values to onRemove (a copy is taken under the lock for each removal). @default false */
-  removalValues?: boolean;
-  /** Time source in ms since the epoch (tests). @default Date.now */
-  clock?: () => number;
-}
-
-/** Options of {@link SharedCache.open}: the per-handle subset of {@link CreateOptions}. */
-export interface OpenOptions {
-  /** Defaults to the serializer recorded in the file header. */
-  serializer?: SerializerName;
-  /** Defaults to the TTL recorded in the file header. */
-  defaultTtl?: number;
-  lockTimeout?: number;
-  onRemove?: (event: RemovalEvent) => void;
-  onLockRecovered?: (event: LockRecoveryEvent) => void;
-  onRepair?: (event: RepairEvent) => void;
-  verifyReads?: boolean;
-  removalValues?: boolean;
-  clock?: () => number;
 }
 
 /** Options of a single write. */
