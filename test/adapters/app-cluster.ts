@@ -16,8 +16,9 @@ import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapter-wire.js';
 import { CookieJar, request, type Reply } from './http.js';
 import { acquireClusterSlot } from '../helpers/cluster-slot.js';
+import { eventually } from '../support/wait.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/wait.js';
 
 export interface StartOptions {
   /** setupPrimary options; `path` defaults to a file in the suite's tmp dir. */
@@ -144,14 +145,8 @@ function killIfAdapterWorker(pid: number): void {
 }
 
 /** Polls the primary's events until `done` holds (a bounded wait, proved by completion). */
-export async function waitForEvent(app: AppCluster, what: string, done: (e: { name: string; payload: any }) => boolean, timeoutMs = 15_000): Promise<{ name: string; payload: any }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await app.events()).find(done);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) expect.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
+export function waitForEvent(app: AppCluster, what: string, done: (e: { name: string; payload: any }) => boolean, timeoutMs = 15_000): Promise<{ name: string; payload: any }> {
+  return eventually(what, async () => (await app.events()).find(done), { timeoutMs, intervalMs: 50 });
 }
 
 /** Replies whose pids cover `pids`. */

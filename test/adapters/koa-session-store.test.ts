@@ -8,8 +8,8 @@ import { useTmpDir } from '../helpers/tmp.js';
 import { listening } from '../fixtures/adapter-app-common.js';
 import { CookieJar } from './http.js';
 import { newId } from './contract.js';
+import { sleep } from '../support/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const opts = (changed = true) => ({ changed, rolling: false, ctx: {} });
 
 describe('the koa-session external store (SessmapKoaStore)', () => {

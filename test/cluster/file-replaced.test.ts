@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import pino from 'pino';
 import { SharedCache, openSessionStore } from '../../src/index.js';
 import { Child, useChildCleanup } from '../helpers/child.js';
-import { sleep, useClusterSuite } from './harness.js';
+import { eventually, sleep } from '../support/wait.js';
+import { useClusterSuite } from './harness.js';
 
 const SWEEP = 100;
 
@@ -35,12 +36,13 @@ class WatchPrimary {
     this.child.send({ id, cmd });
     return (await this.child.nextMessage<{ result: T }>((m) => m?.id === id, 30_000)).result;
   }
-  async waitErrors(n: number): Promise<RecordedError[]> {
-    for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
-      const errs = await this.cmd<RecordedError[]>('errors');
-      if (errs.length >= n) return errs;
-      if (Date.now() > deadline) expect.fail(`the primary emitted ${errs.length} error events, expected ${n}`);
-    }
+  waitErrors(n: number): Promise<RecordedError[]> {
+    let errs: RecordedError[] = [];
+    const check = async (): Promise<RecordedError[] | false> => {
+      errs = await this.cmd<RecordedError[]>('errors');
+      return errs.length >= n && errs;
+    };
+    return eventually(`${n} error events`, check, { timeoutMs: 20_000, intervalMs: 50, report: () => `the primary emitted ${errs.length}` });
   }
 }
 
@@ -55,12 +57,13 @@ function replacedLines(logFile: string): Array<Record<string, any>> {
     .filter((l) => l.code === 'SESSMAP_ERR_FILE_REPLACED' || l.err?.code === 'SESSMAP_ERR_FILE_REPLACED');
 }
 
-async function waitLines(logFile: string, n: number): Promise<Array<Record<string, any>>> {
-  for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
-    const lines = replacedLines(logFile);
-    if (lines.length >= n) return lines;
-    if (Date.now() > deadline) expect.fail(`${lines.length} log lines with SESSMAP_ERR_FILE_REPLACED in ${logFile}, expected ${n}`);
-  }
+function waitLines(logFile: string, n: number): Promise<Array<Record<string, any>>> {
+  let lines: Array<Record<string, any>> = [];
+  const check = (): Array<Record<string, any>> | false => {
+    lines = replacedLines(logFile);
+    return lines.length >= n && lines;
+  };
+  return eventually(`${n} log lines with SESSMAP_ERR_FILE_REPLACED in ${logFile}`, check, { timeoutMs: 20_000, intervalMs: 50, report: () => `there are ${lines.length}` });
 }
 
 describe('a cache file deleted or replaced under a running service', () => {

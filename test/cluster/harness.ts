@@ -13,10 +13,11 @@ import { Child } from '../helpers/child.js';
 import { useTmpDir, type TmpDir } from '../helpers/tmp.js';
 import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster-wire.js';
 import { acquireClusterSlot } from '../helpers/cluster-slot.js';
+import { eventually } from '../support/wait.js';
 
 export type { CallResult, RecordedEvent, UpdateSpec, WireError };
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/wait.js';
 
 /** A session id of the documented shape (16 to 128 of A-Z a-z 0-9 - _), unique per call. */
 let idCounter = 0;
@@ -144,17 +145,16 @@ export class ClusterPrimary {
    * Polls the primary's events until `done(events)` holds; returns them. A bounded wait proved by
    * completion: the timeout is generous and only fails a test that never gets there.
    */
-  async waitForEvents(what: string, done: (events: RecordedEvent[]) => boolean, timeoutMs = 15_000): Promise<RecordedEvent[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const evs = await this.events();
-      if (done(evs)) return evs;
-      if (Date.now() > deadline) {
-        const counts = countByName(evs);
-        expect.fail(`timed out after ${timeoutMs} ms waiting for ${what}; the primary has seen ${JSON.stringify(counts)}`);
-      }
-      await sleep(50);
-    }
+  waitForEvents(what: string, done: (events: RecordedEvent[]) => boolean, timeoutMs = 15_000): Promise<RecordedEvent[]> {
+    let seen: RecordedEvent[] = [];
+    return eventually(
+      what,
+      async () => {
+        seen = await this.events();
+        return done(seen) && seen;
+      },
+      { timeoutMs, intervalMs: 50, report: () => `the primary has seen ${JSON.stringify(countByName(seen))}` },
+    );
   }
 
   /** Shuts the cluster down: workers killed, handle closed, primary exited. Never throws. */

@@ -4,10 +4,9 @@
  * Unix socket: the kernel releases it when its holder exits, so a crashed runner never keeps it.
  */
 import net from 'node:net';
+import { sleep } from '../support/wait.js';
 
 const SLOT_NAME = '\0sessmap-cluster-tests';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function acquireClusterSlot(): Promise<net.Server> {
   for (;;) {
