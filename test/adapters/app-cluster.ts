@@ -1,6 +1,6 @@
 /**
- * The end-to-end harness of the adapter tests: a real app cluster (test/fixtures/adapter-primary.ts
- * forking two adapter-worker.ts running the framework's app) reached over real HTTP on a loopback
+ * The end-to-end harness of the adapter tests: a real app cluster (test/fixtures/adapters/primary.ts
+ * forking two adapters/worker.ts running the framework's app) reached over real HTTP on a loopback
  * port, and driven over IPC for what HTTP does not show (which workers listen, their calls on the
  * SessionStore, the primary's events, killing a worker).
  *
@@ -13,7 +13,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Child } from '../helpers/child.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
-import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapter-wire.js';
+import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapters/wire.js';
 import { CookieJar, request, type Reply } from './http.js';
 import { acquireClusterSlot } from '../helpers/cluster-slot.js';
 import { eventually } from '../support/wait.js';
@@ -40,7 +40,7 @@ export class AppCluster {
 
   constructor(framework: Framework, config: { setup: Record<string, unknown>; app: AppConfig; respawn: boolean }) {
     this.framework = framework;
-    this.child = new Child('adapter-primary.ts', { args: [encodeArg({ framework, workers: 2, ...config })] });
+    this.child = new Child('adapters/primary.ts', { args: [encodeArg({ framework, workers: 2, ...config })] });
   }
 
   async ready(): Promise<this> {
@@ -134,10 +134,10 @@ export class AppCluster {
   }
 }
 
-/** SIGKILL to `pid` if it is (still) an adapter-worker.ts process: a pid can be reused once its process is gone. */
+/** SIGKILL to `pid` if it is (still) an adapters/worker.ts process: a pid can be reused once its process is gone. */
 function killIfAdapterWorker(pid: number): void {
   try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('adapter-worker.ts')) return;
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fixtures/adapters/worker.ts')) return;
     process.kill(pid, 'SIGKILL');
   } catch {
     // gone already

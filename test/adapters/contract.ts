@@ -11,7 +11,7 @@ import { isSessmapError } from '../../src/errors.js';
 import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import type { SessionStore } from '../../src/sessions/types.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { instrument } from '../fixtures/adapter-app-common.js';
+import { instrument } from '../fixtures/adapters/app-common.js';
 import type { AdapterDriver, Data, DriverStore } from './drivers.js';
 import { eventually, sleep } from '../support/wait.js';
 

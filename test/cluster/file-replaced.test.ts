@@ -3,7 +3,7 @@
  * primary notices within its sweep interval that its path no longer leads to the file it maps,
  * emits an `error` event with SESSMAP_ERR_FILE_REPLACED and logs it at error level, once for
  * each time it happens, whether anyone listens to `error` or not. A real cluster primary with a
- * worker (test/fixtures/watch-primary.ts), and a real pino logger writing to a file.
+ * worker (test/fixtures/cluster/watch-primary.ts), and a real pino logger writing to a file.
  */
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
@@ -25,7 +25,7 @@ class WatchPrimary {
   readonly child: Child;
   #next = 1;
   constructor(readonly path: string, readonly logFile: string, listen: boolean) {
-    this.child = new Child('watch-primary.ts', { args: [JSON.stringify({ path, sweepInterval: SWEEP, logFile, listen })] });
+    this.child = new Child('cluster/watch-primary.ts', { args: [JSON.stringify({ path, sweepInterval: SWEEP, logFile, listen })] });
   }
   async ready(): Promise<this> {
     await this.child.nextMessage((m) => m?.type === 'ready', 60_000);

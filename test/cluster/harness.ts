@@ -1,6 +1,6 @@
 /**
- * The cluster tests' harness. Each test forks a fixture primary (test/fixtures/cluster-primary.ts)
- * that calls setupPrimary and forks real `node:cluster` workers (cluster-worker.ts); the test
+ * The cluster tests' harness. Each test forks a fixture primary (test/fixtures/cluster/primary.ts)
+ * that calls setupPrimary and forks real `node:cluster` workers (cluster/worker.ts); the test
  * drives both over IPC through {@link ClusterPrimary}.
  *
  * Cluster test files run one at a time (see {@link useClusterSuite}): each cluster is up to five
@@ -11,7 +11,7 @@ import v8 from 'node:v8';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Child } from '../helpers/child.js';
 import { useTmpDir, type TmpDir } from '../helpers/tmp.js';
-import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster-wire.js';
+import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster/wire.js';
 import { acquireClusterSlot } from '../helpers/cluster-slot.js';
 import { eventually } from '../support/wait.js';
 
@@ -49,7 +49,7 @@ export class ClusterPrimary {
 
   constructor(config: PrimaryConfig) {
     // The config travels as v8 bytes (base64) so Infinity and undefined survive.
-    this.child = new Child('cluster-primary.ts', { args: [encodeConfig(config)] });
+    this.child = new Child('cluster/primary.ts', { args: [encodeConfig(config)] });
   }
 
   /** Waits for the primary's `ready`; fails the test when setupPrimary threw. */
@@ -179,7 +179,7 @@ export class ClusterPrimary {
   }
 }
 
-/** The fixture primary's argv: v8 bytes as base64 (cluster-wire.ts decode()), so Infinity survives. */
+/** The fixture primary's argv: v8 bytes as base64 (cluster/wire.ts decode()), so Infinity survives. */
 function encodeConfig(config: PrimaryConfig): string {
   return v8.serialize(config).toString('base64');
 }

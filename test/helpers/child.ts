@@ -193,7 +193,7 @@ export class CacheChild extends Child {
   #nextId = 1;
 
   constructor(opts: SpawnOptions = {}) {
-    super('cache-child.ts', opts);
+    super('core/cache-child.ts', opts);
   }
 
   async #request(msg: Record<string, unknown>, timeoutMs = 60_000): Promise<any> {
