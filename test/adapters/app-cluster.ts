@@ -15,7 +15,7 @@ import { Child } from '../helpers/child.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapters/wire.js';
 import { CookieJar, request, type Reply } from './http.js';
-import { acquireClusterSlot } from '../helpers/cluster-slot.js';
+import { acquireClusterSlot } from '../support/suite.js';
 import { eventually } from '../support/wait.js';
 
 export { sleep } from '../support/wait.js';

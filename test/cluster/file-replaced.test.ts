@@ -11,6 +11,7 @@ import pino from 'pino';
 import { SharedCache, openSessionStore } from '../../src/index.js';
 import { Child, useChildCleanup } from '../helpers/child.js';
 import { eventually, sleep } from '../support/wait.js';
+import { describeError } from '../support/wire.js';
 import { useClusterSuite } from './harness.js';
 
 const SWEEP = 100;
@@ -23,7 +24,6 @@ interface RecordedError {
 
 class WatchPrimary {
   readonly child: Child;
-  #next = 1;
   constructor(readonly path: string, readonly logFile: string, listen: boolean) {
     this.child = new Child('cluster/watch-primary.ts', { args: [JSON.stringify({ path, sweepInterval: SWEEP, logFile, listen })] });
   }
@@ -32,9 +32,9 @@ class WatchPrimary {
     return this;
   }
   async cmd<T>(cmd: string): Promise<T> {
-    const id = this.#next++;
-    this.child.send({ id, cmd });
-    return (await this.child.nextMessage<{ result: T }>((m) => m?.id === id, 30_000)).result;
+    const r = await this.child.request<T>({ cmd }, 30_000);
+    if (!r.ok) expect.fail(`${cmd} failed in the watch primary: ${describeError(r.error)}`);
+    return r.value;
   }
   waitErrors(n: number): Promise<RecordedError[]> {
     let errs: RecordedError[] = [];
