@@ -10,10 +10,10 @@
  */
 import { expect } from 'vitest';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
-import { Child, killIfRunning } from '../support/child.js';
-import { useProcessSuite } from '../support/suite.js';
+import { Child } from '../support/child.js';
+import { killIfRunning, useProcessSuite } from '../support/suite.js';
 import { eventually } from '../support/wait.js';
-import { describeError, encode } from '../support/wire.js';
+import { describeError, encode } from '../support/rpc.js';
 import type { AppConfig, CallCounts, Framework } from '../fixtures/adapters/wire.js';
 import { CookieJar, request, type Reply } from './http.js';
 

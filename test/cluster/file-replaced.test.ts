@@ -11,7 +11,7 @@ import pino from 'pino';
 import { SharedCache, openSessionStore } from '../../src/index.js';
 import { Child, useChildCleanup } from '../helpers/child.js';
 import { eventually, sleep } from '../support/wait.js';
-import { describeError } from '../support/wire.js';
+import { describeError } from '../support/rpc.js';
 import { useClusterSuite } from './harness.js';
 
 const SWEEP = 100;

@@ -9,10 +9,10 @@
  */
 import { expect } from 'vitest';
 import { useTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { Child, killIfRunning } from '../support/child.js';
-import { useProcessSuite } from '../support/suite.js';
+import { Child } from '../support/child.js';
+import { killIfRunning, useProcessSuite } from '../support/suite.js';
 import { eventually } from '../support/wait.js';
-import { describeError, encode } from '../support/wire.js';
+import { describeError, encode } from '../support/rpc.js';
 import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster/wire.js';
 
 export type { CallResult, RecordedEvent, UpdateSpec, WireError };
@@ -42,7 +42,7 @@ export class ClusterPrimary {
   path = '';
 
   constructor(config: PrimaryConfig) {
-    // The config travels encoded (support/wire.ts) so Infinity and undefined survive.
+    // The config travels encoded (support/rpc.ts) so Infinity and undefined survive.
     this.child = new Child('cluster/primary.ts', { args: [encode(config)] });
   }
 

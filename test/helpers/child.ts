@@ -3,10 +3,11 @@
  * driven over IPC (support/rpc.ts), with real fault points and a real SIGKILL (support/child.ts).
  */
 import { Child, handled, type SpawnOptions } from '../support/child.js';
-import type { CallResult } from '../support/wire.js';
+import type { CallResult } from '../support/rpc.js';
 
-export { Child, killAllChildren, useChildCleanup, type ChildExit, type SpawnOptions } from '../support/child.js';
-export type { CallResult, WireError } from '../support/wire.js';
+export { Child, type ChildExit, type SpawnOptions } from '../support/child.js';
+export { killAllChildren, useChildCleanup } from '../support/suite.js';
+export type { CallResult, WireError } from '../support/rpc.js';
 
 /** A named update function (functions cannot cross IPC). */
 export type UpdateSpec = { kind: 'increment' } | { kind: 'set'; value: unknown } | { kind: 'delete' };

@@ -1,16 +1,13 @@
 /**
  * Fixture processes forked by a test: a real `child_process.fork` of a fixture script under tsx,
  * stdout and stderr kept (fault points announce themselves on stderr), IPC with 'advanced'
- * serialization, requests through {@link Child.request}, a real SIGKILL, and the clean-up of
- * every child a test file started.
+ * serialization, requests through {@link Child.request}, and a real SIGKILL. Their clean-up
+ * after each test is in support/suite.ts.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { afterEach } from 'vitest';
 import { REPO_ROOT, fixture } from '../helpers/paths.js';
-import { RpcClient } from './rpc.js';
+import { RpcClient, type CallResult } from './rpc.js';
 import { Wakeup } from './wait.js';
-import type { CallResult } from './wire.js';
 
 export interface ChildExit {
   code: number | null;
@@ -26,39 +23,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
-const live = new Set<Child>();
-
-/** Kills (SIGKILL) every child this test file started that is still running, and waits for each. */
-export async function killAllChildren(): Promise<void> {
-  const waits: Promise<unknown>[] = [];
-  for (const c of live) {
-    if (c.exit === undefined) {
-      c.proc.kill('SIGKILL');
-      waits.push(c.exited);
-    }
-  }
-  live.clear();
-  await Promise.all(waits);
-}
-
-/** Call once per test file that forks children: {@link killAllChildren} after each test. */
-export function useChildCleanup(): void {
-  afterEach(killAllChildren);
-}
-
-/**
- * SIGKILL to `pid` when it is still a process running `script` (a path fragment of its command
- * line): a grandchild whose parent is gone is killed by pid, and a pid can be reused once its
- * process has gone.
- */
-export function killIfRunning(pid: number, script: string): void {
-  try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script)) return;
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone already
-  }
-}
+/** The children started in this process that have not exited yet (see support/suite.ts). */
+export const liveChildren = new Set<Child>();
 
 /** A forked fixture (`name` relative to test/fixtures, e.g. `core/cache-child.ts`). */
 export class Child {
@@ -90,7 +56,7 @@ export class Child {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
-    live.add(this);
+    liveChildren.add(this);
     this.rpc = new RpcClient((m) => this.proc.send(m as never), { who: name, detail: () => this.#stderrDetail() });
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stdout!.setEncoding('utf8');
@@ -109,7 +75,7 @@ export class Child {
     this.exited = new Promise((resolve) => {
       this.proc.on('exit', (code, signal) => {
         this.exit = { code, signal };
-        live.delete(this);
+        liveChildren.delete(this);
         this.#wakeup.wake();
         // Replies sent just before the exit may still be on their way.
         setImmediate(() => this.rpc.close(`${name} exited (${JSON.stringify(this.exit)}) before replying${this.#stderrDetail()}`));

@@ -1,15 +1,101 @@
 /**
- * Requests and replies between processes, over an IPC channel: a test driving a fixture it
- * forked, and a fixture primary driving its cluster workers. Free of vitest (fixtures load it).
+ * How a test and the fixture processes it forks talk, over IPC. Free of vitest and of src/, so
+ * every fixture process loads it.
  *
+ * What crosses: the fixtures' own messages carry a tag, so they never look like sessmap's own on
+ * a cluster channel; values cross in one codec, v8 bytes as base64 text, through which Infinity,
+ * undefined, Map, Set, BigInt and Buffer survive argv, an environment variable, or a channel with
+ * Node's default 'json' serialization; errors cross as plain data, and a call's outcome as a
+ * {@link CallResult}.
+ *
+ * Requests and replies, for a test driving a fixture and for a fixture primary driving its
+ * cluster workers:
  *   request  { [TEST_TAG]: 1, kind: 'request', id, payload: encode(body) }
  *   reply    { [TEST_TAG]: 1, kind: 'reply', id, payload: encode(CallResult) }
- *            or { ..., id, plain } for a value that must cross in the channel's own serialization
- *
+ *            or { ..., id, plain: 1, value } for a value that must cross in the channel's own serialization
  * The caller holds an {@link RpcClient} (ids, pending requests, timeouts, the peer's exit); the
  * callee calls {@link serve} with one handler, whose value or thrown error becomes the reply.
  */
-import { decode, encode, isTagged, tagged, wireError, type CallResult, type WireError } from './wire.js';
+import v8 from 'node:v8';
+
+/** Marks the fixtures' own messages (`{ [TEST_TAG]: 1, kind, ... }`); sessmap's carry `sessmap: 1`. */
+export const TEST_TAG = 'sessmapTest';
+
+/** A message of the fixtures: tagged, with its kind ('request', 'reply', 'ready', ...). */
+export interface TaggedMessage {
+  [TEST_TAG]: 1;
+  kind: string;
+  [field: string]: unknown;
+}
+
+/** Whether `m` is one of the fixtures' messages (of `kind`, when given) rather than sessmap's. */
+export function isTagged(m: unknown, kind?: string): m is TaggedMessage {
+  if (m === null || typeof m !== 'object') return false;
+  const t = m as Record<string, unknown>;
+  return t[TEST_TAG] === 1 && (kind === undefined || t.kind === kind);
+}
+
+/** A tagged message of `kind` with `fields`. */
+export function tagged(kind: string, fields: Record<string, unknown> = {}): TaggedMessage {
+  return { [TEST_TAG]: 1, kind, ...fields };
+}
+
+/** `value` as v8 bytes in base64 (see the module comment for what survives). */
+export function encode(value: unknown): string {
+  return v8.serialize(value).toString('base64');
+}
+
+/** The value {@link encode} made `text` from. */
+export function decode<T = unknown>(text: string): T {
+  return v8.deserialize(Buffer.from(text, 'base64')) as T;
+}
+
+/** How an error crosses: what it looked like where it was caught. */
+export interface WireError {
+  code?: string;
+  name: string;
+  message: string;
+  /** `err.constructor.name` (for a thrown non-Error: its `typeof`). */
+  constructorName: string;
+  /** `err.toJSON()` when it has one (what sessmap itself sends over IPC). */
+  json?: unknown;
+  /** Only when asked for (see {@link wireError}): for the failure message of a harness. */
+  stack?: string;
+}
+
+/** The plain-data copy of `err`; with `withStack`, its stack too. */
+export function wireError(err: unknown, withStack = false): WireError {
+  if (!(err instanceof Error)) return { name: 'NonError', message: String(err), constructorName: typeof err };
+  const toJSON = (err as { toJSON?: unknown }).toJSON;
+  const json = typeof toJSON === 'function' ? (toJSON as () => unknown).call(err) : undefined;
+  return {
+    code: (err as { code?: string }).code,
+    name: err.name,
+    message: err.message,
+    constructorName: err.constructor?.name ?? 'unknown',
+    ...(json === undefined ? {} : { json }),
+    ...(withStack && err.stack !== undefined ? { stack: err.stack } : {}),
+  };
+}
+
+/** One line for a failure message: `<constructor> <code>: <message>`. */
+export function describeError(e: WireError): string {
+  return `${e.constructorName} ${e.code ?? ''}: ${e.message}`;
+}
+
+/** What a call in another process gave: its value, or the error it threw. */
+export type CallResult<T = any, E extends WireError = WireError> = { ok: true; value: T } | { ok: false; error: E };
+
+/** Runs `fn`: its value as a {@link CallResult}, or what it threw (through `errorOf`). */
+export function attempt<T, E extends WireError = WireError>(fn: () => T, errorOf: (err: unknown) => E = wireError as (err: unknown) => E): CallResult<T, E> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (err) {
+    return { ok: false, error: errorOf(err) };
+  }
+}
+
+// ------------------------------------------------------------------ requests and replies
 
 interface Pending {
   resolve(result: CallResult): void;
@@ -18,7 +104,7 @@ interface Pending {
 }
 
 export interface RpcClientOptions {
-  /** Who answers, for failure messages (e.g. `cluster-primary.ts`, `worker #0 (pid 42)`). */
+  /** Who answers, for failure messages (e.g. `cluster/primary.ts`, `worker #0 (pid 42)`). */
   who: string;
   /** Appended to a timeout's failure (e.g. the peer's stderr). */
   detail?: () => string;
@@ -44,7 +130,7 @@ export class RpcClient {
     if (p === undefined) return false;
     this.#pending.delete(message.id);
     clearTimeout(p.timer);
-    p.resolve('plain' in message ? { ok: true, value: message.plain } : decode<CallResult>(message.payload as string));
+    p.resolve(message.plain === 1 ? { ok: true, value: message.value } : decode<CallResult>(message.payload as string));
     return true;
   }
 
@@ -117,7 +203,7 @@ export function serve<B extends object>(handler: (body: B) => unknown, options: 
       let reply: Record<string, unknown>;
       try {
         const out = await handler(body);
-        if (out instanceof Plain) reply = { id, plain: out.value };
+        if (out instanceof Plain) reply = { id, plain: 1, value: out.value };
         else reply = { id, payload: encode(out instanceof Forward ? out.result : { ok: true, value: out }) };
       } catch (err) {
         reply = { id, payload: encode({ ok: false, error: errorOf(err) }) };

@@ -1,14 +1,54 @@
 /**
- * Suite setup of the test files that start clusters (test/cluster, test/adapters): one such file
- * at a time across vitest's workers, and the shut-down of everything a file started.
+ * Suite setup and teardown of the test files that fork processes: every forked fixture killed
+ * after each test ({@link useChildCleanup}), a grandchild killed by pid ({@link killIfRunning});
+ * and for the files that start clusters (test/cluster, test/adapters), one such file at a time
+ * across vitest's workers and the shut-down of everything a file started ({@link useProcessSuite}).
  *
  * The slot is an abstract Unix socket: the kernel releases it when its holder exits, so a crashed
  * runner never keeps it. Two clusters at once (each a primary and two to four workers) would
  * starve each other on two cores, and the expiry tests need their timers to run roughly on time.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { liveChildren } from './child.js';
 import { sleep } from './wait.js';
+
+// ------------------------------------------------------------------ forked fixtures
+
+/** Kills (SIGKILL) every child this test file started that is still running, and waits for each. */
+export async function killAllChildren(): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  for (const c of liveChildren) {
+    if (c.exit === undefined) {
+      c.proc.kill('SIGKILL');
+      waits.push(c.exited);
+    }
+  }
+  liveChildren.clear();
+  await Promise.all(waits);
+}
+
+/** Call once per test file that forks children: {@link killAllChildren} after each test. */
+export function useChildCleanup(): void {
+  afterEach(killAllChildren);
+}
+
+/**
+ * SIGKILL to `pid` when it is still a process running `script` (a path fragment of its command
+ * line): a grandchild whose parent is gone is killed by pid, and a pid can be reused once its
+ * process has gone.
+ */
+export function killIfRunning(pid: number, script: string): void {
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script)) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+// ------------------------------------------------------------------ one cluster file at a time
 
 const SLOT_NAME = '\0sessmap-cluster-tests';
 

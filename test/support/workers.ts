@@ -5,9 +5,8 @@
  * and waits woken by what the worker does. Free of vitest: it runs inside fixture processes.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { RpcClient } from './rpc.js';
+import { isTagged, RpcClient, type CallResult, type TaggedMessage } from './rpc.js';
 import { Wakeup } from './wait.js';
-import { isTagged, type CallResult, type TaggedMessage } from './wire.js';
 
 export interface WorkerExit {
   code: number | null;
