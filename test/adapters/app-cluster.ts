@@ -1,23 +1,23 @@
 /**
- * The end-to-end harness of the adapter tests: a real app cluster (test/fixtures/adapter-primary.ts
- * forking two adapter-worker.ts running the framework's app) reached over real HTTP on a loopback
- * port, and driven over IPC for what HTTP does not show (which workers listen, their calls on the
- * SessionStore, the primary's events, killing a worker).
+ * The end-to-end harness of the adapter tests: a real app cluster (test/fixtures/adapters/primary.ts
+ * forking two adapters/worker.ts running the framework's app) reached over real HTTP on a loopback
+ * port, and driven over IPC (support/rpc.ts) for what HTTP does not show (which workers listen,
+ * their calls on the SessionStore, the primary's events, killing a worker).
  *
  * These files run one at a time, and never beside a test/cluster file: they take the same
- * machine-wide slot as test/cluster/harness.ts (an abstract Unix socket of the same name), so at
- * most one cluster (a primary and two or three workers) runs at any moment on the two cores.
+ * machine-wide slot as test/cluster/harness.ts (support/suite.ts), so at most one cluster (a
+ * primary and two or three workers) runs at any moment on the two cores.
  */
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { Child } from '../helpers/child.js';
+import { expect } from 'vitest';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
-import { encodeArg, type AppConfig, type CallCounts, type Framework } from '../fixtures/adapter-wire.js';
+import { Child } from '../support/child.js';
+import { killIfRunning, useProcessSuite } from '../support/suite.js';
+import { eventually } from '../support/wait.js';
+import { describeError, encode } from '../support/rpc.js';
+import type { AppConfig, CallCounts, Framework } from '../fixtures/adapters/wire.js';
 import { CookieJar, request, type Reply } from './http.js';
-import { acquireClusterSlot } from '../helpers/cluster-slot.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/wait.js';
 
 export interface StartOptions {
   /** setupPrimary options; `path` defaults to a file in the suite's tmp dir. */
@@ -35,11 +35,10 @@ export class AppCluster {
   path = '';
   /** Every worker pid ever seen, for clean-up. */
   readonly seenPids = new Set<number>();
-  #nextId = 1;
 
   constructor(framework: Framework, config: { setup: Record<string, unknown>; app: AppConfig; respawn: boolean }) {
     this.framework = framework;
-    this.child = new Child('adapter-primary.ts', { args: [encodeArg({ framework, workers: 2, ...config })] });
+    this.child = new Child('adapters/primary.ts', { args: [encode({ framework, workers: 2, ...config })] });
   }
 
   async ready(): Promise<this> {
@@ -52,10 +51,8 @@ export class AppCluster {
   }
 
   async cmd<T = unknown>(body: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
-    const id = this.#nextId++;
-    this.child.send({ ...body, id });
-    const r = await this.child.nextMessage<{ id: number; ok: boolean; value: T; error?: string }>((m) => m?.id === id, timeoutMs);
-    if (!r.ok) expect.fail(`${String(body.cmd)} failed in the ${this.framework} primary: ${r.error}`);
+    const r = await this.child.request<T>(body, timeoutMs);
+    if (!r.ok) expect.fail(`${String(body.cmd)} failed in the ${this.framework} primary: ${describeError(r.error)}\n${r.error.stack ?? ''}`);
     return r.value;
   }
 
@@ -129,29 +126,13 @@ export class AppCluster {
     if (this.child.exit === undefined) await this.child.kill9();
     // Workers of a primary that died exit by themselves; any left over is killed, by pid, once
     // it is certain the pid is still one of this app's workers.
-    for (const pid of this.seenPids) killIfAdapterWorker(pid);
-  }
-}
-
-/** SIGKILL to `pid` if it is (still) an adapter-worker.ts process: a pid can be reused once its process is gone. */
-function killIfAdapterWorker(pid: number): void {
-  try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('adapter-worker.ts')) return;
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone already
+    for (const pid of this.seenPids) killIfRunning(pid, 'fixtures/adapters/worker.ts');
   }
 }
 
 /** Polls the primary's events until `done` holds (a bounded wait, proved by completion). */
-export async function waitForEvent(app: AppCluster, what: string, done: (e: { name: string; payload: any }) => boolean, timeoutMs = 15_000): Promise<{ name: string; payload: any }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await app.events()).find(done);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) expect.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
+export function waitForEvent(app: AppCluster, what: string, done: (e: { name: string; payload: any }) => boolean, timeoutMs = 15_000): Promise<{ name: string; payload: any }> {
+  return eventually(what, async () => (await app.events()).find(done), { timeoutMs, intervalMs: 50 });
 }
 
 /** Replies whose pids cover `pids`. */
@@ -160,9 +141,6 @@ export function pidsOf(replies: Reply[]): Set<number> {
 }
 
 // ------------------------------------------------------------------ one cluster at a time
-
-
-const acquireSlot = acquireClusterSlot;
 
 export interface AppSuite {
   /** A fresh file path in the suite's tmp dir. */
@@ -178,39 +156,28 @@ export interface AppSuite {
  * the file's clusters, and their clean-up. `perTest`: also shut clusters down after each test.
  */
 export function useAppSuite(options: { perTest?: boolean } = {}): AppSuite {
-  let slot: net.Server | undefined;
   let dir: string | undefined;
   let files = 0;
-  const started: AppCluster[] = [];
-  beforeAll(async () => {
-    slot = await acquireSlot();
-    dir = makeTmpDir();
-  }, 300_000);
-  const shutdownAll = async (): Promise<void> => {
-    await Promise.all(started.splice(0).map((c) => c.shutdown()));
-  };
-  if (options.perTest) afterEach(shutdownAll, 60_000);
-  afterAll(async () => {
-    await shutdownAll();
-    if (dir !== undefined) removeTmpDir(dir);
-    await new Promise<void>((r) => (slot ? slot.close(() => r()) : r()));
-  }, 60_000);
+  const suite = useProcessSuite<AppCluster>({
+    perTest: options.perTest,
+    setup: () => (dir = makeTmpDir()),
+    teardown: () => dir !== undefined && removeTmpDir(dir),
+  });
   const freshPath = (): string => {
     if (dir === undefined) throw new Error('useAppSuite: no tmp dir yet (call start from a hook or a test)');
     return `${dir}/sessions-${++files}.smap`;
   };
   return {
     freshPath,
-    async start(framework, o = {}) {
+    start(framework, o = {}) {
       const c = new AppCluster(framework, {
         setup: { path: freshPath(), ...o.setup },
         app: { cookieMaxAge: 30 * 60_000, ...o.app },
         respawn: o.respawn ?? false,
       });
-      started.push(c);
-      return c.ready();
+      return suite.track(c).ready();
     },
-    shutdownAll,
+    shutdownAll: suite.shutdownAll,
   };
 }
 

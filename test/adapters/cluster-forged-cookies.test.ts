@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COOKIE_NAME, FRAMEWORKS, type CallCounts } from '../fixtures/adapter-wire.js';
+import { COOKIE_NAME, FRAMEWORKS, type CallCounts } from '../fixtures/adapters/wire.js';
 import { CookieJar, pidsOf, useAppSuite, type AppCluster } from './app-cluster.js';
 import { parallel, sessionIdOf, signedJar, tamperedJar } from './http.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FRAMEWORKS } from '../fixtures/adapter-wire.js';
+import { FRAMEWORKS } from '../fixtures/adapters/wire.js';
 import { CookieJar, pidsOf, useAppSuite, type AppCluster } from './app-cluster.js';
 import { parallel, sessionIdOf } from './http.js';
 

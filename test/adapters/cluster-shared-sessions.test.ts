@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRAMEWORKS } from '../fixtures/adapter-wire.js';
+import { FRAMEWORKS } from '../fixtures/adapters/wire.js';
 import { CookieJar, pidsOf, useAppSuite } from './app-cluster.js';
 import { parallel } from './http.js';
 

@@ -11,25 +11,15 @@ import { isSessmapError } from '../../src/errors.js';
 import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import type { SessionStore } from '../../src/sessions/types.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { instrument } from '../fixtures/adapter-app-common.js';
+import { instrument } from '../fixtures/adapters/app-common.js';
 import type { AdapterDriver, Data, DriverStore } from './drivers.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { eventually, sleep } from '../support/wait.js';
 
 let counter = 0;
 /** A fresh, well-formed session id (the shape express-session and @fastify/session generate). */
 export function newId(label = 'sid'): string {
   counter++;
   return `${label}_${process.pid}_${counter}_${Math.random().toString(36).slice(2)}`.replace(/[^A-Za-z0-9_-]/g, '_').padEnd(32, 'x');
-}
-
-/** Polls `check` until it holds; a bounded wait that only fails a run that never gets there. */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) expect.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 /** What cannot be a session id: empty, too long, control characters (raw or decoded from %00), a lone surrogate. */

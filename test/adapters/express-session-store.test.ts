@@ -4,7 +4,8 @@ import { SessmapStore } from '../../src/adapters/express-session.js';
 import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { expressCookie } from './drivers.js';
-import { eventually, newId } from './contract.js';
+import { newId } from './contract.js';
+import { eventually, sleep } from '../support/wait.js';
 
 /** A node-style callback; its value is typed by `call`'s caller. */
 type Cb = (err?: unknown, value?: any) => void;
@@ -21,8 +22,6 @@ function call<T>(fn: (cb: Cb) => void): Promise<T> {
     });
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A session as express-session hands it to the store. */
 function sess(data: Record<string, unknown>, cookie: session.Cookie = expressCookie(60_000)): session.SessionData {

@@ -7,10 +7,10 @@ import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { fastifyCookie as cookieJson, fastifyNewSession, fastifyRestoredSession } from './drivers.js';
 import { newId } from './contract.js';
+import { sleep } from '../support/wait.js';
 
 type Cb = (err?: unknown, value?: any) => void;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const SECRET = 'a secret of at least thirty-two characters for the tests';
 
 describe('the @fastify/session store (SessmapFastifyStore)', () => {

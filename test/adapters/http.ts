@@ -5,7 +5,7 @@
  * tampered signature and a malformed id signed with the app's own secret.
  */
 import { createHmac } from 'node:crypto';
-import { APP_SECRET, COOKIE_NAME, type Framework, type Me } from '../fixtures/adapter-wire.js';
+import { APP_SECRET, COOKIE_NAME, type Framework, type Me } from '../fixtures/adapters/wire.js';
 
 export class CookieJar {
   readonly #cookies = new Map<string, string>();

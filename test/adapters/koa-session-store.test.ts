@@ -5,11 +5,11 @@ import session from 'koa-session';
 import { SessmapKoaStore } from '../../src/adapters/koa-session.js';
 import type { AdapterOptions } from '../../src/adapters/find-store.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { listening } from '../fixtures/adapter-app-common.js';
+import { listening } from '../fixtures/adapters/app-common.js';
 import { CookieJar } from './http.js';
 import { newId } from './contract.js';
+import { sleep } from '../support/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const opts = (changed = true) => ({ changed, rolling: false, ctx: {} });
 
 describe('the koa-session external store (SessmapKoaStore)', () => {

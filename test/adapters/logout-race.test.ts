@@ -6,9 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSessionStore } from '../../src/index.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { appStarter } from '../fixtures/adapter-apps.js';
-import type { RunningApp } from '../fixtures/adapter-app-common.js';
-import { APP_SECRET, FRAMEWORKS } from '../fixtures/adapter-wire.js';
+import { appStarter } from '../fixtures/adapters/apps.js';
+import type { RunningApp } from '../fixtures/adapters/app-common.js';
+import { APP_SECRET, FRAMEWORKS } from '../fixtures/adapters/wire.js';
 import { CookieJar, request } from './http.js';
 
 /** A gate POST /slow-visit waits at: `inside` resolves when a request reaches it, `open()` lets it go. */

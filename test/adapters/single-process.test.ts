@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSessionStore } from '../../src/index.js';
 import { CONFIG_ENV } from '../../src/cluster/worker-config.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { appStarter } from '../fixtures/adapter-apps.js';
-import type { RunningApp } from '../fixtures/adapter-app-common.js';
-import { APP_SECRET, FRAMEWORKS } from '../fixtures/adapter-wire.js';
+import { appStarter } from '../fixtures/adapters/apps.js';
+import type { RunningApp } from '../fixtures/adapters/app-common.js';
+import { APP_SECRET, FRAMEWORKS } from '../fixtures/adapters/wire.js';
 import { CookieJar, request, sessionIdOf } from './http.js';
 
 describe.each(FRAMEWORKS)('%s in a single process', (framework) => {

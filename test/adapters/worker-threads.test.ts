@@ -3,10 +3,10 @@ import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { fixture } from '../helpers/paths.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { FRAMEWORKS, type Framework, type ThreadData } from '../fixtures/adapter-wire.js';
+import { FRAMEWORKS, type Framework, type ThreadData } from '../fixtures/adapters/wire.js';
 import { CookieJar, request } from './http.js';
 
-/** A worker_thread running a test app on its own port (test/fixtures/adapter-thread.ts). */
+/** A worker_thread running a test app on its own port (test/fixtures/adapters/thread.ts). */
 class AppThread {
   readonly worker: Worker;
   readonly #messages: Array<{ type: string; port?: number; error?: string }> = [];
@@ -15,7 +15,7 @@ class AppThread {
 
   constructor(data: ThreadData) {
     this.worker = new Worker(pathToFileURL(fixture('thread-boot.mjs')), {
-      workerData: { script: pathToFileURL(fixture('adapter-thread.ts')).href, ...data },
+      workerData: { script: pathToFileURL(fixture('adapters/thread.ts')).href, ...data },
     });
     this.worker.on('message', (m) => {
       this.#messages.push(m);

@@ -9,6 +9,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KEEP, expiryOf, type BackendChange, type SessionBackend, type StoredSession } from '../../src/sessions/backend.js';
+import { eventually, sleep } from '../support/wait.js';
 
 export interface BackendUnderTest {
   backend: SessionBackend;
@@ -23,8 +24,6 @@ export interface BackendUnderTest {
 }
 
 export type BackendFactory = () => Promise<BackendUnderTest>;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let seq = 0;
 /** A fresh session id (the backend is handed ids the service has checked: any short string). */
@@ -41,12 +40,8 @@ async function put(b: SessionBackend, id: string, s: StoredSession, now = Date.n
 }
 
 /** Polls `check` until it holds (for feeds that report asynchronously). */
-async function eventually(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) expect.fail(`not within ${ms} ms: ${what}`);
-    await sleep(20);
-  }
+function soon(what: string, check: () => boolean): Promise<true> {
+  return eventually(what, check, { timeoutMs: 3000, intervalMs: 20 });
 }
 
 export function testBackend(name: string, factory: BackendFactory): void {
@@ -271,7 +266,7 @@ export function testBackend(name: string, factory: BackendFactory): void {
         await sleep(150);
         if (t.expire !== undefined) await t.expire();
         else await b.read(gone);
-        await eventually(() => changes.some((c) => c.id === gone), `an expiry of ${gone} on the feed`);
+        await soon(`an expiry of ${gone} on the feed`, () => changes.some((c) => c.id === gone));
         expect(await b.read(gone)).toBeUndefined();
         await sleep(50);
         const mine = changes.filter((c) => c.id === gone);
@@ -290,7 +285,7 @@ export function testBackend(name: string, factory: BackendFactory): void {
           ids.push(id);
           await put(b, id, session(now, { d: { pad: 'x'.repeat(1000), i } }), now);
         }
-        await eventually(() => changes.some((c) => c.reason === 'evicted'), 'an eviction on the feed');
+        await soon('an eviction on the feed', () => changes.some((c) => c.reason === 'evicted'));
         const evicted = changes.filter((c) => c.reason === 'evicted');
         for (const c of evicted) {
           expect(ids).toContain(c.id);

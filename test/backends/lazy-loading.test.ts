@@ -13,7 +13,7 @@ import { useTmpDir } from '../helpers/tmp.js';
 import { sourcePaths } from '../docs/snippets.js';
 
 const run = promisify(execFile);
-const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'lazy-imports.ts');
+const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'backends', 'lazy-imports.ts');
 
 interface Report {
   binding: boolean;

@@ -53,7 +53,7 @@ describe('the examples use files of their own', () => {
     expect(files[0]).not.toBe('sessions.smap');
 
     // The README's primary, sized otherwise than the demo.
-    const app = new Child('default-primary.ts', { args: [JSON.stringify({ maxSessions: 100_000, idleTimeout: 30 * 60_000 })], env: { XDG_RUNTIME_DIR: xdg } });
+    const app = new Child('cluster/default-primary.ts', { args: [JSON.stringify({ maxSessions: 100_000, idleTimeout: 30 * 60_000 })], env: { XDG_RUNTIME_DIR: xdg } });
     const started = await app.nextMessage<{ ok: boolean; path?: string; error?: { code?: string; message: string } }>();
     expect(started.error?.message, 'the app primary failed').toBeUndefined();
     expect(started).toEqual({ ok: true, path: join(xdg, 'sessmap', 'sessions.smap') });

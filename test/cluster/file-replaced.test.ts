@@ -3,14 +3,16 @@
  * primary notices within its sweep interval that its path no longer leads to the file it maps,
  * emits an `error` event with SESSMAP_ERR_FILE_REPLACED and logs it at error level, once for
  * each time it happens, whether anyone listens to `error` or not. A real cluster primary with a
- * worker (test/fixtures/watch-primary.ts), and a real pino logger writing to a file.
+ * worker (test/fixtures/cluster/watch-primary.ts), and a real pino logger writing to a file.
  */
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import pino from 'pino';
 import { SharedCache, openSessionStore } from '../../src/index.js';
 import { Child, useChildCleanup } from '../helpers/child.js';
-import { sleep, useClusterSuite } from './harness.js';
+import { eventually, sleep } from '../support/wait.js';
+import { describeError } from '../support/rpc.js';
+import { useClusterSuite } from './harness.js';
 
 const SWEEP = 100;
 
@@ -22,25 +24,25 @@ interface RecordedError {
 
 class WatchPrimary {
   readonly child: Child;
-  #next = 1;
   constructor(readonly path: string, readonly logFile: string, listen: boolean) {
-    this.child = new Child('watch-primary.ts', { args: [JSON.stringify({ path, sweepInterval: SWEEP, logFile, listen })] });
+    this.child = new Child('cluster/watch-primary.ts', { args: [JSON.stringify({ path, sweepInterval: SWEEP, logFile, listen })] });
   }
   async ready(): Promise<this> {
     await this.child.nextMessage((m) => m?.type === 'ready', 60_000);
     return this;
   }
   async cmd<T>(cmd: string): Promise<T> {
-    const id = this.#next++;
-    this.child.send({ id, cmd });
-    return (await this.child.nextMessage<{ result: T }>((m) => m?.id === id, 30_000)).result;
+    const r = await this.child.request<T>({ cmd }, 30_000);
+    if (!r.ok) expect.fail(`${cmd} failed in the watch primary: ${describeError(r.error)}`);
+    return r.value;
   }
-  async waitErrors(n: number): Promise<RecordedError[]> {
-    for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
-      const errs = await this.cmd<RecordedError[]>('errors');
-      if (errs.length >= n) return errs;
-      if (Date.now() > deadline) expect.fail(`the primary emitted ${errs.length} error events, expected ${n}`);
-    }
+  waitErrors(n: number): Promise<RecordedError[]> {
+    let errs: RecordedError[] = [];
+    const check = async (): Promise<RecordedError[] | false> => {
+      errs = await this.cmd<RecordedError[]>('errors');
+      return errs.length >= n && errs;
+    };
+    return eventually(`${n} error events`, check, { timeoutMs: 20_000, intervalMs: 50, report: () => `the primary emitted ${errs.length}` });
   }
 }
 
@@ -55,12 +57,13 @@ function replacedLines(logFile: string): Array<Record<string, any>> {
     .filter((l) => l.code === 'SESSMAP_ERR_FILE_REPLACED' || l.err?.code === 'SESSMAP_ERR_FILE_REPLACED');
 }
 
-async function waitLines(logFile: string, n: number): Promise<Array<Record<string, any>>> {
-  for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
-    const lines = replacedLines(logFile);
-    if (lines.length >= n) return lines;
-    if (Date.now() > deadline) expect.fail(`${lines.length} log lines with SESSMAP_ERR_FILE_REPLACED in ${logFile}, expected ${n}`);
-  }
+function waitLines(logFile: string, n: number): Promise<Array<Record<string, any>>> {
+  let lines: Array<Record<string, any>> = [];
+  const check = (): Array<Record<string, any>> | false => {
+    lines = replacedLines(logFile);
+    return lines.length >= n && lines;
+  };
+  return eventually(`${n} log lines with SESSMAP_ERR_FILE_REPLACED in ${logFile}`, check, { timeoutMs: 20_000, intervalMs: 50, report: () => `there are ${lines.length}` });
 }
 
 describe('a cache file deleted or replaced under a running service', () => {

@@ -1,22 +1,22 @@
 /**
- * The cluster tests' harness. Each test forks a fixture primary (test/fixtures/cluster-primary.ts)
- * that calls setupPrimary and forks real `node:cluster` workers (cluster-worker.ts); the test
- * drives both over IPC through {@link ClusterPrimary}.
+ * The cluster tests' harness. Each test forks a fixture primary (test/fixtures/cluster/primary.ts)
+ * that calls setupPrimary and forks real `node:cluster` workers (cluster/worker.ts); the test
+ * drives both over IPC (support/rpc.ts) through {@link ClusterPrimary}.
  *
- * Cluster test files run one at a time (see {@link useClusterSuite}): each cluster is up to five
- * processes on a two-core machine, and the expiry tests need their timers to run roughly on time.
+ * Cluster test files run one at a time (see {@link useClusterSuite} and support/suite.ts): each
+ * cluster is up to five processes on a two-core machine, and the expiry tests need their timers
+ * to run roughly on time.
  */
-import net from 'node:net';
-import v8 from 'node:v8';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { Child } from '../helpers/child.js';
+import { expect } from 'vitest';
 import { useTmpDir, type TmpDir } from '../helpers/tmp.js';
-import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster-wire.js';
-import { acquireClusterSlot } from '../helpers/cluster-slot.js';
+import { Child } from '../support/child.js';
+import { killIfRunning, useProcessSuite } from '../support/suite.js';
+import { eventually } from '../support/wait.js';
+import { describeError, encode } from '../support/rpc.js';
+import type { CallResult, PrimaryConfig, RecordedEvent, Script, Target, UpdateSpec, WireError, WorkerBoot } from '../fixtures/cluster/wire.js';
 
 export type { CallResult, RecordedEvent, UpdateSpec, WireError };
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/wait.js';
 
 /** A session id of the documented shape (16 to 128 of A-Z a-z 0-9 - _), unique per call. */
 let idCounter = 0;
@@ -35,20 +35,15 @@ export interface WorkerInfo {
   pid: number;
 }
 
-function describeError(e: WireError): string {
-  return `${e.constructorName} ${e.code ?? ''}: ${e.message}`;
-}
-
 /** The fixture primary of one test, driven over IPC. */
 export class ClusterPrimary {
   readonly child: Child;
   readonly workerPids: number[] = [];
   path = '';
-  #nextId = 1;
 
   constructor(config: PrimaryConfig) {
-    // The config travels as v8 bytes (base64) so Infinity and undefined survive.
-    this.child = new Child('cluster-primary.ts', { args: [encodeConfig(config)] });
+    // The config travels encoded (support/rpc.ts) so Infinity and undefined survive.
+    this.child = new Child('cluster/primary.ts', { args: [encode(config)] });
   }
 
   /** Waits for the primary's `ready`; fails the test when setupPrimary threw. */
@@ -60,11 +55,8 @@ export class ClusterPrimary {
   }
 
   /** One command; the reply's CallResult. */
-  async cmd<T = any>(body: Record<string, unknown>, timeoutMs = 60_000): Promise<CallResult<T>> {
-    const id = this.#nextId++;
-    this.child.send({ ...body, id });
-    const reply = await this.child.nextMessage<{ id: number; result: CallResult<T> }>((m) => m?.id === id, timeoutMs);
-    return reply.result;
+  cmd<T = any>(body: Record<string, unknown>, timeoutMs = 60_000): Promise<CallResult<T>> {
+    return this.child.request<T>(body, timeoutMs) as Promise<CallResult<T>>;
   }
 
   /** One command whose failure fails the test. */
@@ -144,17 +136,16 @@ export class ClusterPrimary {
    * Polls the primary's events until `done(events)` holds; returns them. A bounded wait proved by
    * completion: the timeout is generous and only fails a test that never gets there.
    */
-  async waitForEvents(what: string, done: (events: RecordedEvent[]) => boolean, timeoutMs = 15_000): Promise<RecordedEvent[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const evs = await this.events();
-      if (done(evs)) return evs;
-      if (Date.now() > deadline) {
-        const counts = countByName(evs);
-        expect.fail(`timed out after ${timeoutMs} ms waiting for ${what}; the primary has seen ${JSON.stringify(counts)}`);
-      }
-      await sleep(50);
-    }
+  waitForEvents(what: string, done: (events: RecordedEvent[]) => boolean, timeoutMs = 15_000): Promise<RecordedEvent[]> {
+    let seen: RecordedEvent[] = [];
+    return eventually(
+      what,
+      async () => {
+        seen = await this.events();
+        return done(seen) && seen;
+      },
+      { timeoutMs, intervalMs: 50, report: () => `the primary has seen ${JSON.stringify(countByName(seen))}` },
+    );
   }
 
   /** Shuts the cluster down: workers killed, handle closed, primary exited. Never throws. */
@@ -169,19 +160,8 @@ export class ClusterPrimary {
     }
     if (this.child.exit === undefined) await this.child.kill9();
     // A worker spinning at a fault point ignores its channel closing: kill what is left by pid.
-    for (const pid of this.workerPids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const pid of this.workerPids) killIfRunning(pid, 'fixtures/cluster/worker.ts');
   }
-}
-
-/** The fixture primary's argv: v8 bytes as base64 (cluster-wire.ts decode()), so Infinity survives. */
-function encodeConfig(config: PrimaryConfig): string {
-  return v8.serialize(config).toString('base64');
 }
 
 export function countByName(events: RecordedEvent[]): Record<string, number> {
@@ -203,35 +183,20 @@ export function tally<T>(values: T[]): Map<T, number> {
 
 // ------------------------------------------------------------------ one cluster file at a time
 
-
-const acquireSlot = acquireClusterSlot;
-
 export interface ClusterSuite {
   readonly tmp: TmpDir;
   /** Starts a fixture primary with setupPrimary(config.setup), the file in this test's tmp dir by default. */
   start(setup: Record<string, unknown>, extra?: Omit<PrimaryConfig, 'setup'>): Promise<ClusterPrimary>;
 }
 
-/** Call once per cluster test file: tmp dirs, the one-file-at-a-time slot, and cleanup of every cluster. */
+/** Call once per cluster test file: tmp dirs, the one-file-at-a-time slot, and cleanup of every cluster after each test. */
 export function useClusterSuite(): ClusterSuite {
   const tmp = useTmpDir();
-  const started: ClusterPrimary[] = [];
-  let slot: net.Server | undefined;
-  beforeAll(async () => {
-    slot = await acquireSlot();
-  }, 180_000);
-  afterAll(async () => {
-    await new Promise<void>((r) => (slot ? slot.close(() => r()) : r()));
-  });
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((p) => p.shutdown()));
-  }, 60_000);
+  const suite = useProcessSuite<ClusterPrimary>({ perTest: true });
   return {
     tmp,
-    async start(setup, extra = {}) {
-      const p = new ClusterPrimary({ ...extra, setup: { path: tmp.path('sessions.smap'), ...setup } });
-      started.push(p);
-      return p.ready();
+    start(setup, extra = {}) {
+      return suite.track(new ClusterPrimary({ ...extra, setup: { path: tmp.path('sessions.smap'), ...setup } })).ready();
     },
   };
 }

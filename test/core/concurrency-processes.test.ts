@@ -26,7 +26,7 @@ describe('update() from several processes at once', () => {
     const cache = SharedCache.create(path, { pageCount: 2, pageSize: 65536, lockTimeout: 30_000 });
     try {
       const children = range(CHILDREN).map(
-        (i) => new Child('incrementer.ts', { args: [path, JSON.stringify(KEYS), String(ITERATIONS), String(i)] }),
+        (i) => new Child('core/incrementer.ts', { args: [path, JSON.stringify(KEYS), String(ITERATIONS), String(i)] }),
       );
       await Promise.all(children.map((ch) => ch.nextMessage((m) => m?.type === 'ready')));
       for (const ch of children) ch.send({ type: 'go' });

@@ -20,7 +20,7 @@ interface Done {
 /** A worker_thread running incrementer-thread.ts; resolves messages by type. */
 function startThread(path: string, offset: number) {
   const worker = new Worker(pathToFileURL(fixture('thread-boot.mjs')), {
-    workerData: { script: pathToFileURL(fixture('incrementer-thread.ts')).href, path, keys: KEYS, iterations: ITERATIONS, offset },
+    workerData: { script: pathToFileURL(fixture('core/incrementer-thread.ts')).href, path, keys: KEYS, iterations: ITERATIONS, offset },
   });
   const messages: Array<{ type: string }> = [];
   let failure: Error | undefined;

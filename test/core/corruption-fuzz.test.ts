@@ -33,7 +33,7 @@ interface Outcome {
 
 async function fuzz(seed: number): Promise<Outcome> {
   const dir = makeTmpDir();
-  const child = new Child('corruption-fuzz.ts', { args: [dir, String(seed), String(ITERATIONS)] });
+  const child = new Child('core/corruption-fuzz.ts', { args: [dir, String(seed), String(ITERATIONS)] });
   let lastIteration = -1;
   const outcome: Outcome = { seed, exit: undefined, lastIteration, report: undefined, error: undefined };
   try {

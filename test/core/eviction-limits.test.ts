@@ -1,31 +1,13 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import type { CreateOptions, RemovalEvent } from '../../src/core/types.js';
-import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { expectCode } from '../helpers/errors.js';
 import { ONE_PAGE, expectAllPagesClean } from '../helpers/geometry.js';
-import { useTmpDir } from '../helpers/tmp.js';
+import { useCacheOpener } from '../support/caches.js';
 
 const KB = (i: number) => `${i}:`.padEnd(1000, 'v');
 
 describe('limits of what a page can hold', () => {
-  const tmp = useTmpDir();
-  let events: RemovalEvent[];
-  let clock: ManualClock;
-  let caches: SharedCache[];
-
-  beforeEach(() => {
-    events = [];
-    clock = manualClock();
-    caches = [];
-    return () => caches.forEach((c) => c.close());
-  });
-
-  function open(opts: CreateOptions = {}): SharedCache {
-    const c = SharedCache.create(tmp.path(`c${caches.length}.smap`), { ...ONE_PAGE, clock: clock.fn, onRemove: (e) => events.push(e), ...opts });
-    caches.push(c);
-    return c;
-  }
+  const { events, clock, open } = useCacheOpener({ defaults: ONE_PAGE, fileName: (i) => `c${i}.smap` });
 
   /** Fills with ~1 KB entries up to the first eviction; returns the keys still present and their values. */
   function fill(cache: SharedCache): Map<string, string> {

@@ -1,30 +1,12 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import type { CreateOptions, RemovalEvent } from '../../src/core/types.js';
-import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { ONE_PAGE } from '../helpers/geometry.js';
-import { useTmpDir } from '../helpers/tmp.js';
+import { useCacheOpener } from '../support/caches.js';
 
 const KB = (i: number) => `${i}:`.padEnd(1000, 'v');
 
 describe('eviction when a page is full (policy lru)', () => {
-  const tmp = useTmpDir();
-  let events: RemovalEvent[];
-  let clock: ManualClock;
-  let caches: SharedCache[];
-
-  beforeEach(() => {
-    events = [];
-    clock = manualClock();
-    caches = [];
-    return () => caches.forEach((c) => c.close());
-  });
-
-  function open(opts: CreateOptions = {}): SharedCache {
-    const c = SharedCache.create(tmp.path(), { ...ONE_PAGE, clock: clock.fn, onRemove: (e) => events.push(e), ...opts });
-    caches.push(c);
-    return c;
-  }
+  const { events, clock, open } = useCacheOpener({ defaults: ONE_PAGE });
 
   /** Writes `key(i)` = value(i) for i = 0, 1, ... until a write causes the first removal; returns the keys in write order. */
   function fillUntilEviction(cache: SharedCache, key: (i: number) => string, value: (i: number) => unknown, opts?: (i: number) => object): string[] {
@@ -44,7 +26,7 @@ describe('eviction when a page is full (policy lru)', () => {
     expect(events.every((e) => e.reason === 'evicted')).toBe(true);
     expect(evicted, 'the oldest entries go first').toEqual(order.slice(0, evicted.length));
     order.splice(0, evicted.length);
-    events = [];
+    events.length = 0;
 
     // Reading the oldest survivor makes it the most recently used...
     const read = order.shift()!;
@@ -78,7 +60,7 @@ describe('eviction when a page is full (policy lru)', () => {
     const evictedLive = cache.stats().evictedLive;
     clock.advance(10_000);
 
-    events = [];
+    events.length = 0;
     for (let j = 0; j < 10; j++) cache.set(`n${j}`, KB(j));
     expect(events.length).toBeGreaterThan(0);
     for (const e of events) {
@@ -102,7 +84,7 @@ describe('eviction when a page is full (policy lru)', () => {
     for (const e of events) low.delete(e.key);
     expect(low.size).toBeGreaterThan(10);
 
-    events = [];
+    events.length = 0;
     for (let j = 0; j < 10; j++) cache.set(`new${j}`, KB(j));
     for (const e of events) expect(low.has(e.key), `${e.key} evicted while low-priority entries remained`).toBe(true);
     for (const k of normal) expect(cache.get(k), k).toBe(KB(Number(k.slice(4))));
@@ -125,7 +107,7 @@ describe('eviction when a page is full (policy lru)', () => {
     expect(cache.stats().evictedHigh).toBe(0);
 
     // A page of nothing but high entries evicts them, least recently used first, and counts it.
-    events = [];
+    events.length = 0;
     cache.get(high[0]);
     for (let j = 0; events.filter((e) => high.includes(e.key)).length < 3; j++) {
       expect(j, 'high entries were never evicted').toBeLessThan(500);
@@ -167,7 +149,7 @@ describe('eviction when a page is full (policy lru)', () => {
     for (const e of events) expect(e.ttlLeft, e.key).toBe(ttlLeft(e.key, 0));
 
     clock.advance(10_000);
-    events = [];
+    events.length = 0;
     for (let j = 0; j < 20; j++) cache.set(`n${j}`, KB(j));
     expect(events.length).toBeGreaterThan(10);
     for (const e of events) {

@@ -9,7 +9,7 @@ import { useTmpDir } from '../helpers/tmp.js';
 const tmp = useTmpDir();
 
 function readAllInChild(path: string, n: number, segmentBytes?: number): { found: number; wrong: number; pageCount: number } {
-  const args = ['--import', 'tsx', fixture('read-all.ts'), path, String(n)];
+  const args = ['--import', 'tsx', fixture('core/read-all.ts'), path, String(n)];
   if (segmentBytes !== undefined) args.push(String(segmentBytes));
   return JSON.parse(execFileSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8' }));
 }

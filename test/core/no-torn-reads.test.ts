@@ -29,7 +29,7 @@ describe('reads concurrent with writes in other processes', () => {
     const cache = SharedCache.create(path, { pageCount: 2, pageSize: 65536, lockTimeout: 30_000 });
     try {
       const children = range(PROCS).map(
-        (i) => new Child('torn-rw.ts', { args: [path, String(i), String(PROCS), String(KEYS_PER_PROC), String(OPS), String(seed)] }),
+        (i) => new Child('core/torn-rw.ts', { args: [path, String(i), String(PROCS), String(KEYS_PER_PROC), String(OPS), String(seed)] }),
       );
       await Promise.all(children.map((ch) => ch.nextMessage((m) => m?.type === 'ready')));
       for (const ch of children) ch.send({ type: 'go' });

@@ -24,7 +24,7 @@ describe.runIf(THREAD_OWNERS)('a worker_thread terminated inside a page lock', (
     try {
       cache.set('k', 'before');
       const worker = new Worker(pathToFileURL(fixture('thread-boot.mjs')), {
-        workerData: { script: pathToFileURL(fixture('cache-thread.ts')).href, path, key: 'other' },
+        workerData: { script: pathToFileURL(fixture('core/cache-thread.ts')).href, path, key: 'other' },
         env: { ...process.env, SESSMAP_FAULT: 'lock:held', SESSMAP_FAULT_ACTION: 'hang' },
         stderr: true,
       });

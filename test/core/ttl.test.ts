@@ -1,28 +1,10 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SharedCache } from '../../src/index.js';
-import type { CreateOptions, RemovalEvent } from '../../src/core/types.js';
-import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { expectCode } from '../helpers/errors.js';
-import { useTmpDir } from '../helpers/tmp.js';
+import { useCacheOpener } from '../support/caches.js';
 
 describe('time to live, with an injected clock', () => {
-  const tmp = useTmpDir();
-  let events: RemovalEvent[];
-  let clock: ManualClock;
-  let caches: SharedCache[];
-
-  beforeEach(() => {
-    events = [];
-    clock = manualClock();
-    caches = [];
-    return () => caches.forEach((c) => c.close());
-  });
-
-  function open(opts: CreateOptions = {}): SharedCache {
-    const c = SharedCache.create(tmp.path(), { size: '1m', clock: clock.fn, onRemove: (e) => events.push(e), ...opts });
-    caches.push(c);
-    return c;
-  }
+  const { tmp, events, clock, caches, open } = useCacheOpener({ defaults: { size: '1m' } });
 
   it('keeps an entry readable until its TTL runs out and removes it as expired after', () => {
     const c = open();

@@ -6,9 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSessionStore, type SessionStore } from '../../src/index.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { sleep } from '../support/wait.js';
 
 const INTERVAL = 150;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('capacity without a cluster', () => {
   const tmp = useTmpDir();

@@ -9,8 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { openSessionStore } from '../../src/index.js';
 import type { SessionStore } from '../../src/sessions/types.js';
 import { useTmpDir } from '../helpers/tmp.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../support/wait.js';
 
 describe('logs with exposeIds', () => {
   const tmp = useTmpDir();

@@ -1,4 +1,4 @@
-/** Driving test/fixtures/space-child.ts: a forked process that may meet a full filesystem. */
+/** Driving test/fixtures/core/space-child.ts: a forked process that may meet a full filesystem. */
 import { Child } from './child.js';
 
 export interface SpaceJobResult {
@@ -18,7 +18,7 @@ export interface SpaceJob {
 
 /** Runs one job in a forked child; its one message (undefined when it died first) and how it exited. */
 export async function runSpaceChild(job: SpaceJob): Promise<{ result: SpaceJobResult | undefined; exit: { code: number | null; signal: string | null } }> {
-  const child = new Child('space-child.ts', { args: [JSON.stringify(job)] });
+  const child = new Child('core/space-child.ts', { args: [JSON.stringify(job)] });
   const result = child.nextMessage<SpaceJobResult>(() => true, 120_000).catch(() => undefined);
   const exit = await child.waitExit(120_000);
   return { result: await result, exit };
