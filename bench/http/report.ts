@@ -142,7 +142,7 @@ export function markdown(all: readonly StoreRun[], s: Settings, env: Environment
       `${s.sessions === 1 ? 'one logged-in session (one cookie) for every connection' : `${s.sessions} logged-in sessions, connection i on session i mod ${s.sessions}`}; ` +
       `each connection cycles ${s.reads} GET /read + 1 POST /write (${((100 * s.reads) / (s.reads + 1)).toFixed(0)}/${(100 / (s.reads + 1)).toFixed(0)}). ` +
       `Versions: ${Object.entries(env.versions)
-        .map(([k, v]) => `${k} ${v}`)
+        .map(([k, v]) => `${k}@${v}`)
         .join(', ')}.`,
   );
   lines.push('');
