@@ -168,6 +168,8 @@ describe('the express-session store (SessmapStore)', () => {
     store.destroy(newId(), () => calls++);
     store.destroy('malformed', () => calls++);
     store.touch(newId(), sess({}), () => calls++);
+    await eventually('all four callbacks', async () => calls >= 4);
+    // And no callback a second time.
     await sleep(100);
     expect(calls).toBe(4);
   });
@@ -206,6 +208,8 @@ describe('the express-session store (SessmapStore)', () => {
       store.clear(() => calls++),
     ];
     expect(returned).toEqual(Array(7).fill(undefined));
+    await eventually('all seven callbacks', async () => calls >= 7);
+    // And no callback a second time.
     await sleep(100);
     expect(calls).toBe(7);
   });
