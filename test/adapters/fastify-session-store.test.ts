@@ -86,12 +86,17 @@ describe('the @fastify/session store (SessmapFastifyStore)', () => {
   // worker changed or ended the session in the meantime.
   // The saves below are @fastify/session's own Session objects, restored from what the store
   // handed out, as at the start of a request.
+  /** Stores a new session with `data`, reads it back, and restores it as @fastify/session would. */
+  const storedThenRestored = async (store: SessmapFastifyStore, id: string, data: Record<string, unknown>) => {
+    await calls((cb) => store.set(id, fastifyNewSession(store, id, data, 60_000), cb));
+    const [[, read]] = await calls((cb) => store.get(id, cb));
+    return fastifyRestoredSession(store, id, read as Record<string, unknown>);
+  };
+
   it('a save of the session as it was read does not undo an updateSession made in the meantime', async () => {
     const store = open();
     const id = newId();
-    await calls((cb) => store.set(id, fastifyNewSession(store, id, { user: 'ada', n: 1 }, 60_000), cb));
-    const [[, read]] = await calls((cb) => store.get(id, cb));
-    const session = fastifyRestoredSession(store, id, read as Record<string, unknown>);
+    const session = await storedThenRestored(store, id, { user: 'ada', n: 1 });
     await (await store.ready).updateSession(id, (d) => ({ ...d, n: (d.n as number) + 1 }));
     await calls((cb) => store.set(id, session, cb));
     const [[, after]] = await calls((cb) => store.get(id, cb));
@@ -101,9 +106,7 @@ describe('the @fastify/session store (SessmapFastifyStore)', () => {
   it('a save of the session as it was read does not bring it back after a logout in the meantime', async () => {
     const store = open();
     const id = newId();
-    await calls((cb) => store.set(id, fastifyNewSession(store, id, { userId: 'ada' }, 60_000), cb));
-    const [[, read]] = await calls((cb) => store.get(id, cb));
-    const session = fastifyRestoredSession(store, id, read as Record<string, unknown>);
+    const session = await storedThenRestored(store, id, { userId: 'ada' });
     await (await store.ready).destroySessionsOf('ada');
     await calls((cb) => store.set(id, session, cb));
     const [[, after]] = await calls((cb) => store.get(id, cb));
@@ -113,9 +116,7 @@ describe('the @fastify/session store (SessmapFastifyStore)', () => {
   it('a save of the session changed after it was read does not bring it back after a logout in the meantime', async () => {
     const store = open();
     const id = newId();
-    await calls((cb) => store.set(id, fastifyNewSession(store, id, { userId: 'ada', n: 1 }, 60_000), cb));
-    const [[, read]] = await calls((cb) => store.get(id, cb));
-    const session = fastifyRestoredSession(store, id, read as Record<string, unknown>);
+    const session = await storedThenRestored(store, id, { userId: 'ada', n: 1 });
     session.n = 2;
     expect(session.isModified()).toBe(true);
     await (await store.ready).destroySession(id);
