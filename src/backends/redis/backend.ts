@@ -24,7 +24,7 @@ import {
 } from '../../sessions/backend.js';
 import type { RedisLink } from './connection.js';
 import { isHandle } from './handles.js';
-import type { KeyScheme } from './keys.js';
+import { KeyScheme } from './keys.js';
 import { countSessions, clearAll, listSessions } from './listing.js';
 import type { NormalisedRedisOptions } from './options.js';
 import { HostRelay } from './relay.js';
@@ -122,6 +122,21 @@ export class RedisBackend implements SessionBackend {
     this.#relay = new HostRelay(this.link, keys, this.#hostId, this.#ctx, (c) => this.#report(c), supervising, db);
     if (supervising && !keys.plain) this.#stopSweep = startSweep(this, this.#ctx.sessions.sweepInterval, this.#ctx.sessions.clock, (c) => this.#report(c));
     await this.#relay.start();
+  }
+
+  /**
+   * After an outage: puts this host's secret back when Redis lost it (SET NX), adopts the one
+   * another host put there first (logged), and turns keyspace notifications on again.
+   */
+  async reconnected(load: (link: RedisLink, o: NormalisedRedisOptions) => Promise<string>): Promise<void> {
+    const keys = this.#keys;
+    if (keys === undefined || this.#o.secret !== undefined) return;
+    const secret = await load(this.link, { ...this.#o, secret: undefined });
+    if (!keys.sameSecret(secret)) {
+      this.#keys = new KeyScheme(keys.prefix, keys.plain, secret);
+      this.#ctx.logger.warn({ key: keys.secretKey }, 'the digest secret in Redis changed (the server lost its data and another host wrote a new one): hashed ids follow the new secret');
+    }
+    await this.#relay?.reconfigure();
   }
 
   /** Sweeps every bucket now (the periodic sweep does this every sweepInterval); resolves to how many sessions expired. */

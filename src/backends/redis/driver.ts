@@ -61,6 +61,11 @@ export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendCo
   let closed = false;
   const keys = keysOf(link, o, () => closed);
   const backend = new RedisBackend(link, keys, o, ctx, newHostId());
+  // A server that restarted without its data lost the secret (and the keyspace settings): the
+  // first host back puts its own back, so every host goes on hashing ids the same way.
+  link.onStatus((up) => {
+    if (up && !closed) void backend.reconnected(loadSecret).catch(() => {});
+  });
   const close = backend.close.bind(backend);
   backend.close = async () => {
     closed = true;

@@ -41,6 +41,10 @@ export class KeyScheme {
     this.channel = `${prefix}sessmap:events`;
   }
 
+  sameSecret(secret: string): boolean {
+    return this.#secret.equals(Buffer.from(secret, 'utf8'));
+  }
+
   static secretKeyOf(prefix: string): string {
     return `${prefix}sessmap:secret`;
   }

@@ -69,18 +69,29 @@ export class HostRelay {
     await this.#keyEvents();
   }
 
+  /** Turns keyspace notifications on again (a restarted server forgot its CONFIG SET). */
+  async reconfigure(): Promise<void> {
+    if (!this.#listening || this.#closed) return;
+    for (const m of await this.#link.masters()) await this.#configure(m);
+  }
+
+  async #configure(m: { name: string; send(args: ReadonlyArray<string>): Promise<unknown> }): Promise<void> {
+    try {
+      const r = (await m.send(['CONFIG', 'GET', 'notify-keyspace-events'])) as unknown;
+      const current = Array.isArray(r) ? String(r[1] ?? '') : r !== null && typeof r === 'object' ? String(Object.values(r)[0] ?? '') : '';
+      const wanted = withKeyEvents(current);
+      if (wanted !== current) await m.send(['CONFIG', 'SET', 'notify-keyspace-events', wanted]);
+    } catch (err) {
+      // Refused (managed Redis: CONFIG renamed or not permitted), as opposed to not answered.
+      if ((err as { code?: string }).code !== 'SESSMAP_ERR_BACKEND_UNAVAILABLE') this.#warnOnce(m.name, err as Error);
+    }
+  }
+
   /** Subscribes to `expired` and `evicted` key events on every master, enabling them where needed. */
   async #keyEvents(): Promise<void> {
     const db = this.#db;
     for (const m of await this.#link.masters()) {
-      try {
-        const r = (await m.send(['CONFIG', 'GET', 'notify-keyspace-events'])) as unknown;
-        const current = Array.isArray(r) ? String(r[1] ?? '') : r !== null && typeof r === 'object' ? String(Object.values(r)[0] ?? '') : '';
-        const wanted = withKeyEvents(current);
-        if (wanted !== current) await m.send(['CONFIG', 'SET', 'notify-keyspace-events', wanted]);
-      } catch (err) {
-        this.#warnOnce(m.name, err as Error);
-      }
+      await this.#configure(m);
       const sub = await this.#link.subscriber(m.subscriber);
       await sub.subscribe([`__keyevent@${db}__:expired`, `__keyevent@${db}__:evicted`], (key, channel) => this.#keyEvent(channel.endsWith(':evicted') ? 'evicted' : 'expired', key));
     }
