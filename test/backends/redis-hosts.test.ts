@@ -7,8 +7,8 @@
  * The same cases run on a redis-server and on a three-master Redis Cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Child } from '../support/child.js';
-import { decode, describeError, encode, isTagged, type WireError } from '../support/rpc.js';
+import { describeError, type WireError } from '../support/rpc.js';
+import { call, hostEvents as events, startHost } from '../support/hosts.js';
 import { useChildCleanup } from '../support/suite.js';
 import { eventually, sleep } from '../support/wait.js';
 import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
@@ -17,25 +17,6 @@ import type { SessionServiceOptions } from '../../src/cluster/options.js';
 import type { SessionRecord } from '../../src/sessions/types.js';
 
 useChildCleanup();
-
-export async function startHost(options: SessionServiceOptions): Promise<Child> {
-  const c = new Child('backends/redis-host.ts', { env: { SESSMAP_TEST_HOST: encode(options) } });
-  const ready = await c.nextMessage<{ ok: boolean; error?: string }>((m) => isTagged(m, 'ready'));
-  if (!ready.ok) throw new Error(`host did not open: ${describeError(decode<WireError>(ready.error!))}`);
-  return c;
-}
-
-export async function call<T = unknown>(c: Child, method: string, ...args: unknown[]): Promise<T> {
-  const r = await c.request<T>({ op: 'call', method, args });
-  if (!r.ok) throw new Error(`${method}: ${describeError(r.error)}`);
-  return r.value;
-}
-
-async function events(c: Child): Promise<RecordedEvent[]> {
-  const r = await c.request<RecordedEvent[]>({ op: 'events' });
-  if (!r.ok) throw new Error(describeError(r.error));
-  return r.value;
-}
 
 const sidOf = (e: RecordedEvent): string => (e.payload as { sid: string }).sid;
 
@@ -83,7 +64,7 @@ function cases(name: string, where: () => { url?: string; rootNodes?: string[] }
       const { id } = await call<SessionRecord>(a, 'createSession', { count: 0 });
       const [ra, rb] = await Promise.all([a.request({ op: 'increments', id, field: 'count', n: 500 }, 120_000), b.request({ op: 'increments', id, field: 'count', n: 500 }, 120_000)]);
       for (const r of [ra, rb]) {
-        expect(r.ok).toBe(true);
+        if (!r.ok) throw new Error(describeError(r.error));
         const failed = (r.value as Array<{ ok: boolean; error?: WireError }>).filter((x) => !x.ok);
         expect(failed.map((f) => describeError(f.error!))).toEqual([]);
       }

@@ -128,10 +128,10 @@ export class RedisBackend implements SessionBackend {
    * After an outage: puts this host's secret back when Redis lost it (SET NX), adopts the one
    * another host put there first (logged), and turns keyspace notifications on again.
    */
-  async reconnected(load: (link: RedisLink, o: NormalisedRedisOptions) => Promise<string>): Promise<void> {
+  async reconnected(load: (link: RedisLink, o: NormalisedRedisOptions, mine: string) => Promise<string>): Promise<void> {
     const keys = this.#keys;
     if (keys === undefined || this.#o.secret !== undefined) return;
-    const secret = await load(this.link, { ...this.#o, secret: undefined });
+    const secret = await load(this.link, this.#o, keys.secret);
     if (!keys.sameSecret(secret)) {
       this.#keys = new KeyScheme(keys.prefix, keys.plain, secret);
       this.#ctx.logger.warn({ key: keys.secretKey }, 'the digest secret in Redis changed (the server lost its data and another host wrote a new one): hashed ids follow the new secret');

@@ -5,7 +5,7 @@
  * prefix, the key layout, the timeout, and the secret when the app gave one (otherwise each
  * process reads it from Redis). A `client` is in-process only.
  *
- * Opening never waits for Redis longer than commandTimeout: when it cannot be reached, the
+ * Opening waits for Redis at most twice commandTimeout (connect, then the secret): when it cannot be reached, the
  * backend opens anyway, its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE, and it keeps
  * trying in the background; the store works as soon as Redis answers.
  */
@@ -20,11 +20,14 @@ import { newHostId } from './relay.js';
 
 const RETRY_MS = 500;
 
-/** The digest secret: the option's, or the one in Redis (created there by the first host). */
-async function loadSecret(link: RedisLink, o: NormalisedRedisOptions): Promise<string> {
+/**
+ * The digest secret: the option's, or the one in Redis, put there by the first host (`mine`: the
+ * one this host has, put back after the server lost it; else a new random one).
+ */
+async function loadSecret(link: RedisLink, o: NormalisedRedisOptions, mine?: string): Promise<string> {
   if (o.secret !== undefined) return o.secret;
   const key = KeyScheme.secretKeyOf(o.prefix);
-  await link.send(key, ['SET', key, randomBytes(32).toString('hex'), 'NX']);
+  await link.send(key, ['SET', key, mine ?? randomBytes(32).toString('hex'), 'NX']);
   const s = await link.send(key, ['GET', key]);
   if (typeof s !== 'string' || s.length < 32) {
     throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `the digest secret in Redis (${key}) is not one sessmap wrote: delete the key, or give redis.secret`, { option: 'redis.secret' });
@@ -59,7 +62,8 @@ export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendCo
     }
   });
   let closed = false;
-  const keys = keysOf(link, o, () => closed);
+  const connected = link.start(o.commandTimeout);
+  const keys = connected.then(() => keysOf(link, o, () => closed));
   const backend = new RedisBackend(link, keys, o, ctx, newHostId());
   // A server that restarted without its data lost the secret (and the keyspace settings): the
   // first host back puts its own back, so every host goes on hashing ids the same way.
@@ -71,13 +75,13 @@ export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendCo
     closed = true;
     await close();
   };
-  const started = link.start(o.commandTimeout).then(() => backend.start());
-  started.catch((err: unknown) => {
+  backend.start().catch((err: unknown) => {
     if (!closed) ctx.report(err as Error, { backend: 'redis', ...where });
   });
-  // Ready when Redis answered (or, when it does not, after commandTimeout: the backend retries).
+  // Ready when the secret is known (or, when Redis does not answer, after twice commandTimeout: the
+  // backend goes on trying, and its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE meanwhile).
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([started.catch(() => {}), new Promise((r) => (timer = setTimeout(r, o.commandTimeout)))]);
+  await Promise.race([keys.catch(() => {}), new Promise((r) => (timer = setTimeout(r, o.commandTimeout * 2)))]);
   clearTimeout(timer);
   return backend;
 }

@@ -45,6 +45,11 @@ export class KeyScheme {
     return this.#secret.equals(Buffer.from(secret, 'utf8'));
   }
 
+  /** The secret, to put back into a server that lost it. */
+  get secret(): string {
+    return this.#secret.toString('utf8');
+  }
+
   static secretKeyOf(prefix: string): string {
     return `${prefix}sessmap:secret`;
   }
