@@ -7,6 +7,7 @@
  * The same cases run on a redis-server and on a three-master Redis Cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Child } from '../support/child.js';
 import { describeError, type WireError } from '../support/rpc.js';
 import { call, hostEvents as events, startHost } from '../support/hosts.js';
 import { useChildCleanup } from '../support/suite.js';
