@@ -65,6 +65,11 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     return this.#backend.sid(id);
   }
 
+  handleOf(id: string): string {
+    checkSessionId(id);
+    return this.#backend.handle?.(id) ?? id;
+  }
+
   /** Remembers a session's absolute deadline `a`, and its expiry `e` as seen at `t` (0: unknown). */
   #remember(id: string, a: number, e = 0, t = 0): void {
     const m = this.#memo.get(id);
