@@ -3,7 +3,8 @@
  * "log out everywhere") saves the session when it ends, as every framework does. That save must
  * not write the session back: the logout would be undone, and the old cookie would work again.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../support/redis.js';
 import { openSessionStore } from '../../src/index.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { appStarter } from '../fixtures/adapters/apps.js';
@@ -20,7 +21,17 @@ function gate(): { wait: () => Promise<void>; inside: Promise<void>; open: () =>
   return { wait: async () => { entered(); await released; }, inside, open: () => release() };
 }
 
-describe.each(FRAMEWORKS)('%s: a logout while a request that read the session is running', (framework) => {
+// On the file, and on Redis (connect-redis #328: a logout undone by a request in flight).
+let redis: RedisServer | undefined;
+let prefixes = 0;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 30_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe.each(FRAMEWORKS.flatMap((f) => (['file', 'Redis'] as const).map((b) => [f, b] as const)))('%s on %s: a logout while a request that read the session is running', (framework, backend) => {
   const tmp = useTmpDir();
   const apps: RunningApp[] = [];
   afterEach(async () => {
@@ -28,7 +39,8 @@ describe.each(FRAMEWORKS)('%s: a logout while a request that read the session is
   });
 
   async function start(g: ReturnType<typeof gate>): Promise<RunningApp> {
-    const app = await (await appStarter(framework))({ adapter: { path: tmp.path(`${framework}.smap`) }, secret: APP_SECRET, cookieMaxAge: 60_000, visitGate: g.wait });
+    const adapter = backend === 'file' ? { path: tmp.path(`${framework}.smap`) } : { redis: { url: redis!.url, prefix: `race${++prefixes}:` } };
+    const app = await (await appStarter(framework))({ adapter, secret: APP_SECRET, cookieMaxAge: 60_000, visitGate: g.wait });
     apps.push(app);
     return app;
   }

@@ -75,13 +75,15 @@ export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendCo
     closed = true;
     await close();
   };
-  backend.start().catch((err: unknown) => {
+  const started = backend.start();
+  started.catch((err: unknown) => {
     if (!closed) ctx.report(err as Error, { backend: 'redis', ...where });
   });
-  // Ready when the secret is known (or, when Redis does not answer, after twice commandTimeout: the
-  // backend goes on trying, and its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE meanwhile).
+  // Ready when the secret is known and this host hears the others (its subscriptions are made),
+  // or, when Redis does not answer, after twice commandTimeout: the backend goes on trying, and
+  // its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE meanwhile.
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([keys.catch(() => {}), new Promise((r) => (timer = setTimeout(r, o.commandTimeout * 2)))]);
+  await Promise.race([started.catch(() => {}), new Promise((r) => (timer = setTimeout(r, o.commandTimeout * 2)))]);
   clearTimeout(timer);
   return backend;
 }
