@@ -17,6 +17,7 @@ const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'backends', 'lazy-imports.ts
 
 interface Report {
   binding: boolean;
+  redis: boolean;
   modules: string[];
 }
 
@@ -44,6 +45,7 @@ describe('loading a backend', () => {
     const r = await imports('-', all);
     expect(r.imported.modules.length).toBeGreaterThan(10);
     expect(r.imported.binding, '@riaskov/mmap-io in the require cache after importing every entry point').toBe(false);
+    expect(r.imported.redis, 'node-redis loaded by importing every entry point').toBe(false);
   });
 
   it('imports the framework stores without loading the mmap backend or the core, and loads both when a store opens', async () => {
@@ -55,5 +57,8 @@ describe('loading a backend', () => {
 
     expect(r.opened!.binding, '@riaskov/mmap-io in the require cache once a store is open').toBe(true);
     expect(r.opened!.modules).toEqual(expect.arrayContaining(['backends/mmap/backend.ts', 'backends/mmap/driver.ts', 'core/index.ts']));
+    // An app on the file never loads node-redis, nor the Redis backend.
+    expect(r.opened!.redis, 'node-redis loaded by a store on the file').toBe(false);
+    expect(r.opened!.modules.filter((m) => m.startsWith('backends/redis/'))).toEqual([]);
   });
 });
