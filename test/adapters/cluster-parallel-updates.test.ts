@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../support/redis-suite.js';
 import { FRAMEWORKS } from '../fixtures/adapters/wire.js';
 import { CookieJar, pidsOf, useAppSuite } from './app-cluster.js';
 import { parallel, sessionIdOf } from './http.js';
@@ -7,19 +7,13 @@ import { parallel, sessionIdOf } from './http.js';
 const REQUESTS = 200;
 
 // On the file, and on Redis (connect-redis #75: a slow request overwriting a fast one).
-let redis: RedisServer | undefined;
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 describe.each(FRAMEWORKS.flatMap((f) => (['file', 'Redis'] as const).map((b) => [f, b] as const)))('%s in a two-worker cluster on %s', (framework, backend) => {
   const suite = useAppSuite({ perTest: true });
 
   it(`loses no increment when ${REQUESTS} parallel requests update one session through updateSession`, async () => {
-    const app = await suite.start(framework, backend === 'file' ? {} : { setup: { redis: { url: redis!.url, prefix: `incr-${framework}:` } } });
+    const app = await suite.start(framework, backend === 'file' ? {} : { setup: { redis: { url: redis.server.url, prefix: `incr-${framework}:` } } });
     const workers = new Set(await app.workers());
     const jar = new CookieJar();
     await app.request(jar, 'POST', '/login?user=counter');

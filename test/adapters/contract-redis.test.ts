@@ -3,19 +3,12 @@
  * this file's own and on a three-master Redis Cluster, a key prefix per store label and test.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll } from 'vitest';
-import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
+import { useRedis, useRedisCluster } from '../support/redis-suite.js';
 import { DRIVERS } from './drivers.js';
 import { testAdapter, type Place } from './contract.js';
 
-let server: RedisServer;
-let cluster: RedisClusterServers;
-beforeAll(async () => {
-  [server, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
-}, 60_000);
-afterAll(async () => {
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+const single = useRedis();
+const multi = useRedisCluster();
 
 function redisPlace(name: string, where: () => { url?: string; rootNodes?: string[] }): (tmp: { path(name?: string): string }) => Place {
   return (tmp) => {
@@ -30,5 +23,5 @@ function redisPlace(name: string, where: () => { url?: string; rootNodes?: strin
   };
 }
 
-for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis', () => ({ url: server.url })));
-for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis Cluster', () => ({ rootNodes: cluster.rootNodes })));
+for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis', () => ({ url: single.server.url })));
+for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis Cluster', () => ({ rootNodes: multi.cluster.rootNodes })));

@@ -3,8 +3,8 @@
  * "log out everywhere") saves the session when it ends, as every framework does. That save must
  * not write the session back: the logout would be undone, and the old cookie would work again.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useRedis } from '../support/redis-suite.js';
 import { openSessionStore } from '../../src/index.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { appStarter } from '../fixtures/adapters/apps.js';
@@ -22,14 +22,8 @@ function gate(): { wait: () => Promise<void>; inside: Promise<void>; open: () =>
 }
 
 // On the file, and on Redis (connect-redis #328: a logout undone by a request in flight).
-let redis: RedisServer | undefined;
+const redis = useRedis();
 let prefixes = 0;
-beforeAll(async () => {
-  redis = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await redis?.stop();
-});
 
 describe.each(FRAMEWORKS.flatMap((f) => (['file', 'Redis'] as const).map((b) => [f, b] as const)))('%s on %s: a logout while a request that read the session is running', (framework, backend) => {
   const tmp = useTmpDir();
@@ -39,7 +33,7 @@ describe.each(FRAMEWORKS.flatMap((f) => (['file', 'Redis'] as const).map((b) => 
   });
 
   async function start(g: ReturnType<typeof gate>): Promise<RunningApp> {
-    const adapter = backend === 'file' ? { path: tmp.path(`${framework}.smap`) } : { redis: { url: redis!.url, prefix: `race${++prefixes}:` } };
+    const adapter = backend === 'file' ? { path: tmp.path(`${framework}.smap`) } : { redis: { url: redis.server.url, prefix: `race${++prefixes}:` } };
     const app = await (await appStarter(framework))({ adapter, secret: APP_SECRET, cookieMaxAge: 60_000, visitGate: g.wait });
     apps.push(app);
     return app;

@@ -5,22 +5,9 @@
  */
 import { MmapBackend } from '../../src/backends/mmap/backend.js';
 import { normaliseMmapOptions } from '../../src/backends/mmap/options.js';
-import type { BackendContext, BackendRole } from '../../src/sessions/backend.js';
-import { normaliseSessionOptions } from '../../src/sessions/options.js';
-import { silentLogger } from '../../src/events/logger.js';
+import { backendContext as context } from './context.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 import { testBackend } from './contract.js';
-
-function context(role: BackendRole): BackendContext {
-  return {
-    role,
-    sessions: normaliseSessionOptions({ sweepInterval: 0, evictionPolicy: 'lru' }),
-    emit: () => {},
-    emitHere: () => {},
-    report: () => {},
-    logger: silentLogger,
-  };
-}
 
 testBackend('mmap', async () => {
   const dir = makeTmpDir();

@@ -6,13 +6,13 @@
  * reaches each host's stream once, expiry included, within the documented bound of its deadline.
  * The same cases run on a redis-server and on a three-master Redis Cluster.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Child } from '../support/child.js';
 import { describeError, type WireError } from '../support/rpc.js';
 import { call, hostEvents as events, startHost } from '../support/hosts.js';
 import { useChildCleanup } from '../support/suite.js';
 import { eventually, sleep } from '../support/wait.js';
-import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
+import { useRedis, useRedisCluster } from '../support/redis-suite.js';
 import type { RecordedEvent } from '../fixtures/cluster/wire.js';
 import type { SessionServiceOptions } from '../../src/cluster/options.js';
 import type { SessionRecord } from '../../src/sessions/types.js';
@@ -119,14 +119,8 @@ function cases(name: string, where: () => { url?: string; rootNodes?: string[] }
   });
 }
 
-let server: RedisServer;
-let cluster: RedisClusterServers;
-beforeAll(async () => {
-  [server, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
-}, 60_000);
-afterAll(async () => {
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+const single = useRedis();
+const multi = useRedisCluster();
 
-cases('a redis-server', () => ({ url: server.url }));
-cases('a Redis Cluster', () => ({ rootNodes: cluster.rootNodes }));
+cases('a redis-server', () => ({ url: single.server.url }));
+cases('a Redis Cluster', () => ({ rootNodes: multi.cluster.rootNodes }));

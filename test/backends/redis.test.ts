@@ -9,22 +9,9 @@ import { afterAll, beforeAll } from 'vitest';
 import { openRedisBackend } from '../../src/backends/redis/driver.js';
 import { normaliseRedisOptions, type RedisOptions } from '../../src/backends/redis/options.js';
 import type { RedisBackend } from '../../src/backends/redis/backend.js';
-import type { BackendContext, BackendRole } from '../../src/sessions/backend.js';
-import { normaliseSessionOptions } from '../../src/sessions/options.js';
-import { silentLogger } from '../../src/events/logger.js';
+import { backendContext as context } from './context.js';
 import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
 import { testBackend, type BackendUnderTest } from './contract.js';
-
-function context(role: BackendRole): BackendContext {
-  return {
-    role,
-    sessions: normaliseSessionOptions({ sweepInterval: 0, evictionPolicy: 'lru' }),
-    emit: () => {},
-    emitHere: () => {},
-    report: () => {},
-    logger: silentLogger,
-  };
-}
 
 let n = 0;
 async function underTest(where: Pick<RedisOptions, 'url' | 'rootNodes'>, keys: 'hashed' | 'plain', overfill?: number): Promise<BackendUnderTest> {
