@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { openSessionStore } from '../../src/index.js';
 import { SessmapStore } from '../../src/adapters/express-session.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { useRedis } from '../support/redis-suite.js';
 import { eventually } from '../support/wait.js';
 
 function collecting(lines: string[]): pino.Logger {
@@ -110,6 +111,35 @@ describe('a store on Redis', () => {
       await s.close();
     } finally {
       await own.stop();
+    }
+  });
+});
+
+describe("a user's index on Redis", () => {
+  const redis = useRedis();
+
+  it('loses the sessions the sweep expired, and those Redis evicted once the user logs in again', async () => {
+    const prefix = 'idx:';
+    const store = await openSessionStore({ redis: { url: redis.server.url, prefix }, idleTimeout: 200, sweepInterval: 100 });
+    try {
+      const members = (): string[] => {
+        const keys = redis.server.cli('--scan', '--pattern', `${prefix}sessmap:u:*`).split('\n').filter(Boolean);
+        return keys.flatMap((k) => redis.server.cli('ZRANGE', k, '0', '-1').split('\n').filter(Boolean));
+      };
+      const a = await store.createSession({ n: 1 }, { userId: 'ann' });
+      expect(members()).toEqual([store.handleOf(a.id).slice(1)]);
+      await eventually('the session swept and its index entry gone', () => members().length === 0, { timeoutMs: 5000 });
+
+      // An eviction by Redis (the key gone, nothing told): dropped at the user's next login.
+      const b = await store.createSession({ n: 2 }, { userId: 'ann', ttl: 60_000 });
+      const bKey = redis.server.cli('--scan', '--pattern', `${prefix}s:*`).split('\n').filter(Boolean);
+      expect(bKey).toHaveLength(1);
+      redis.server.cli('DEL', bKey[0]!);
+      const c = await store.createSession({ n: 3 }, { userId: 'ann', ttl: 60_000 });
+      expect(members()).toEqual([store.handleOf(c.id).slice(1)]);
+      expect(store.handleOf(b.id)).not.toBe(store.handleOf(c.id));
+    } finally {
+      await store.close();
     }
   });
 });

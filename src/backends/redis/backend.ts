@@ -304,7 +304,18 @@ export class RedisBackend implements SessionBackend {
   async indexAdd(userId: string, id: string, absoluteDeadline = 0): Promise<void> {
     await this.#open();
     const key = this.keys.userKey(userId);
-    await this.link.script(INDEX_ADD, [key], [this.#ctx.sessions.clock(), this.keys.token(id), absoluteDeadline > 0 ? absoluteDeadline : '+inf']);
+    const others = (await this.link.script(INDEX_ADD, [key], [this.#ctx.sessions.clock(), this.keys.token(id), absoluteDeadline > 0 ? absoluteDeadline : '+inf'])) as string[];
+    if (others.length === 0) return;
+    // The user's other sessions that Redis evicted (or that expired unswept) since: dropped as the
+    // index is written, so it does not grow with every login of a user who never logs out.
+    const gone = await Promise.all(
+      others.map(async (t) => {
+        const k = this.keys.sessionKey(String(t));
+        return Number(await this.link.send(k, ['EXISTS', k])) === 0 ? String(t) : undefined;
+      }),
+    );
+    const dead = gone.filter((t): t is string => t !== undefined);
+    if (dead.length > 0) await this.link.send(key, ['ZREM', key, ...dead]);
   }
 
   async indexRemove(userId: string, id: string): Promise<void> {

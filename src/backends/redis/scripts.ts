@@ -178,11 +178,18 @@ redis.call('DEL', k)
 if dz then redis.call('ZREM', dz, tok) end
 return {1, u}`);
 
-/** The per-user index (KEYS[1]): ARGV now, member, score. Drops members past their absolute deadline. */
+/**
+ * The per-user index (KEYS[1]): ARGV now, member, score. Drops members past their absolute
+ * deadline. Reply: the other members (the caller drops those whose session is gone).
+ */
 export const INDEX_ADD = script('index-add', `
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[1])
 redis.call('ZADD', k, ARGV[3], tok)
-return 1`);
+local others = {}
+for _, m in ipairs(redis.call('ZRANGE', k, 0, -1)) do
+  if m ~= tok then others[#others + 1] = m end
+end
+return others`);
 
 /** KEYS[1] the user's index; ARGV now. Reply: its members, once those past their absolute deadline are dropped. */
 export const INDEX_LIST = script('index-list', `
