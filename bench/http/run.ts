@@ -164,6 +164,10 @@ async function runStore(kind: StoreKind, round: number, ctx: RunContext, rate?: 
     const check = await request(port, 'GET', '/read', { cookie: run.login.cookie });
     if (check.status !== 200) throw new Error(`GET /read after the run answered ${check.status}`);
     const l = run.load;
+    // A cross-check of /proc against the workers' own process.cpuUsage() over about the same span.
+    const own = run.workers.reduce((n, w) => n + w.cpuMicros, 0);
+    const proc = workersMicros(run.cpu);
+    if (Math.abs(own - proc) > 0.1 * proc + 50_000) log(`${label}: note: worker CPU from /proc (${(proc / 1000).toFixed(0)} ms) and from the workers' process.cpuUsage() (${(own / 1000).toFixed(0)} ms) differ by over 10%`);
     const perReq = (us: number): string => (l.responses ? (us / l.responses).toFixed(0) : 'n/a');
     log(
       `${label}: ${Math.round(l.reqPerSec)} req/s, p50 ${l.latency.p50.toFixed(2)} ms, p99 ${l.latency.p99.toFixed(2)} ms, ` +
