@@ -2,6 +2,9 @@
  * fastify + @fastify/session on sessmap, in a two-worker cluster.
  *
  *   npx tsx examples/fastify.ts        then: curl -c /tmp/jar -b /tmp/jar http://127.0.0.1:3002/
+ *
+ * On Redis (REDIS_URL set), a session call fails with SESSMAP_ERR_BACKEND_UNAVAILABLE while
+ * Redis is down; @fastify/session hands the error to fastify, whose error handler answers 503.
  */
 import cluster from 'node:cluster';
 import Fastify from 'fastify';
@@ -9,6 +12,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
 import { setupDemoPrimary } from './demo-primary.js';
 import { SessmapFastifyStore } from '../src/adapters/fastify-session.js';
+import { isSessmapError } from '../src/index.js';
 
 const PORT = Number(process.env.PORT ?? 3002);
 
@@ -18,6 +22,10 @@ if (cluster.isPrimary) {
   console.log(`listening on http://127.0.0.1:${PORT}/ (/, /login, /logout)`);
 } else {
   const app = Fastify();
+  app.setErrorHandler((err, _req, reply) => {
+    if (isSessmapError(err, 'SESSMAP_ERR_BACKEND_UNAVAILABLE')) return reply.code(503).send({ error: 'sessions unavailable, try again' });
+    return reply.send(err);
+  });
   await app.register(fastifyCookie);
   await app.register(fastifySession, {
     secret: process.env.SESSION_SECRET ?? 'a secret of at least thirty-two characters!',

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   SESSMAP_ERR_NO_SPACE: 'The filesystem holding the cache file has no room to allocate all of its blocks.',
   SESSMAP_ERR_FILE_REPLACED: 'The path of a cache file in use no longer leads to that file: it was deleted or replaced.',
   SESSMAP_ERR_OPTION_CONFLICT: 'An option given in a cluster worker contradicts the one the cluster primary set up.',
+  SESSMAP_ERR_BACKEND_UNAVAILABLE: 'The session backend (Redis) did not answer within commandTimeout, or cannot be reached.',
+  SESSMAP_ERR_REDIS_CLIENT: 'The redis option was given but node-redis (the redis package, v6) is not installed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

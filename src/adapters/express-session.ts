@@ -69,6 +69,11 @@ export class SessmapStore extends TypedStore {
       (s) => {
         this.#store = s;
         this.emit('connect');
+        // A backend that can go away (Redis): express-session serves requests without a session
+        // while the store is disconnected (req.session undefined: answer 503), and with one again
+        // once it is connected.
+        s.events.on('backendUnavailable', () => this.emit('disconnect'));
+        s.events.on('backendAvailable', () => this.emit('connect'));
       },
       (err: Error) => {
         this.emit('disconnect');

@@ -10,16 +10,17 @@
 import { sessmapError } from '../errors.js';
 import type { BackendDriver } from '../sessions/backend.js';
 import type { MmapBackendOptions } from './mmap/options.js';
+import type { RedisBackendOptions } from './redis/options.js';
 
 /** The backends there are. */
-export type BackendName = 'mmap';
+export type BackendName = 'mmap' | 'redis';
 
 /** The options of every backend, flat: the one chosen reads its own (another backend adds its option here). */
-export interface BackendOptions extends MmapBackendOptions {}
+export interface BackendOptions extends MmapBackendOptions, RedisBackendOptions {}
 
-/** The backend the options choose. */
-export function backendOf(_options: BackendOptions): BackendName {
-  return 'mmap';
+/** The backend the options choose: Redis when the `redis` option is given, else the mmap file. */
+export function backendOf(options: BackendOptions): BackendName {
+  return options.redis !== undefined ? 'redis' : 'mmap';
 }
 
 const loaded = new Map<BackendName, BackendDriver>();
@@ -40,6 +41,9 @@ export async function loadDriver(name: BackendName): Promise<BackendDriver> {
   switch (name) {
     case 'mmap':
       driver = (await import('./mmap/driver.js')).mmapDriver as unknown as BackendDriver;
+      break;
+    case 'redis':
+      driver = (await import('./redis/driver.js')).redisDriver as unknown as BackendDriver;
       break;
     default:
       throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `backend '${String(name)}' is not one this sessmap has (the cluster primary and its workers may run different versions)`, { option: 'backend' });

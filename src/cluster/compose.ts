@@ -7,6 +7,7 @@
  */
 import { logEvents, type Logger } from '../events/logger.js';
 import type { EventBus } from '../events/bus.js';
+import type { SessionEvents } from '../events/types.js';
 import type { BackendDriver, BackendRole, Emit, SessionBackend } from '../sessions/backend.js';
 import { normaliseSessionOptions, type NormalisedSessionOptions, type SessionOptions } from '../sessions/options.js';
 import { SessionService } from '../sessions/service.js';
@@ -43,15 +44,19 @@ export function compose<B extends SessionBackend, N>(driver: BackendDriver<B, N>
 export function compose<B extends SessionBackend, N>(driver: BackendDriver<B, N>, input: ComposeInput<N>): Composed<B> | Promise<Composed<B>> {
   const { role, sessions, logger } = input;
   // A worker's events are counted and logged by the primary, which sees them all once.
-  const sink = createSink({ logger, capacityInterval: role === 'worker' ? 0 : sessions.capacityInterval, forward: input.forward });
+  // A backend shared between hosts relays what this host caused (a worker's events, through its primary).
+  let shared: B | undefined;
+  const share = role === 'worker' ? undefined : <K extends keyof SessionEvents>(name: K, args: SessionEvents[K]) => shared?.share?.(name, args);
+  const sink = createSink({ logger, capacityInterval: role === 'worker' ? 0 : sessions.capacityInterval, forward: input.forward, share });
   if (role !== 'worker') logEvents(sink.events, logger);
   const finish = (backend: B): Composed<B> => {
+    shared = backend;
     const service = new SessionService(backend, sink, sessions);
     return { store: service, events: sink.events, emit: sink.emit, backend, close: () => service.close() };
   };
   let opened: B | Promise<B>;
   try {
-    opened = driver.open(input.backend, { role, sessions, emit: sink.emit, report: sink.report, logger });
+    opened = driver.open(input.backend, { role, sessions, emit: sink.emit, emitHere: sink.emitHere, report: sink.report, logger });
   } catch (err) {
     sink.close();
     throw err;

@@ -7,7 +7,10 @@
  *
  * setupPrimary is synchronous (the file exists, or its error is thrown, before it returns), so
  * it opens the mmap backend through its driver imported here; the other entry points load a
- * backend with import() when it is chosen.
+ * backend with import() when it is chosen. Redis opens asynchronously: its driver is imported
+ * here too (node-redis itself only once Redis is chosen), the handle's store waits for it, and
+ * `ready` says when it is open. What workers need to reach it (the URL, the prefix) is known at
+ * once, so the app forks them right away as it does with the file.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { sessmapError } from '../errors.js';
@@ -16,17 +19,28 @@ import type { SessionStore } from '../sessions/types.js';
 import { normaliseSessionOptions } from '../sessions/options.js';
 import type { CacheStats } from '../core/index.js';
 import { mmapDriver } from '../backends/mmap/driver.js';
+import { redisDriver } from '../backends/redis/driver.js';
+import { backendOf } from '../backends/select.js';
+import type { MmapBackend } from '../backends/mmap/backend.js';
+import type { BackendContext, BackendDriver, SessionBackend } from '../sessions/backend.js';
+import { deferBackend } from './deferred.js';
 import type { SessionServiceOptions } from './options.js';
 import { CONFIG_ENV, workerConfigOf } from './worker-config.js';
 import { fromWire, isWorkerMessage } from './protocol.js';
-import { compose } from './compose.js';
+import { compose, type Composed } from './compose.js';
 
 export interface PrimaryHandle {
   /** The cluster-wide typed event stream. */
   readonly events: EventBus;
   /** A session store for use in the primary itself. */
   readonly store: SessionStore;
+  /** The backend the options chose. */
+  readonly backend: 'mmap' | 'redis';
+  /** The mmap file ('' on Redis). */
   readonly path: string;
+  /** Resolves when the backend is open (at once for the file; Redis: its first answer, or commandTimeout). */
+  readonly ready: Promise<void>;
+  /** The mmap file's statistics (on Redis: SESSMAP_ERR_INVALID_OPTION; use store.countSessions()). */
   stats(): CacheStats;
   /** Stops supervising; `unlink: true` also removes the file (sessions are lost). */
   close(options?: { unlink?: boolean }): Promise<void>;
@@ -34,15 +48,39 @@ export interface PrimaryHandle {
 
 export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle {
   if (!cluster.isPrimary) throw sessmapError('SESSMAP_ERR_NOT_PRIMARY', 'setupPrimary must run in the cluster primary; workers call attachWorker()');
-  const driver = mmapDriver;
-  const backendOptions = driver.normalise(options as Record<string, unknown>);
+  const name = backendOf(options);
   const sessions = normaliseSessionOptions(options);
   const log = sessions.logger.child({ component: 'cluster', role: 'primary' });
-  const c = compose(driver, { role: 'primary', sessions, backend: backendOptions, logger: log });
+  let mmap: MmapBackend | undefined;
+  let c: Composed<SessionBackend>;
+  let config: ReturnType<typeof workerConfigOf>;
+  let ready: Promise<void>;
+  if (name === 'redis') {
+    const driver = redisDriver;
+    const o = driver.normalise(options as Record<string, unknown>);
+    // Opens in the background; the store waits for it (cluster/deferred.ts).
+    const deferred = {
+      ...driver,
+      open: (x: typeof o, ctx: BackendContext): SessionBackend => deferBackend(Promise.resolve(driver.open(x, ctx))),
+    } as BackendDriver<SessionBackend, typeof o> & { open(x: typeof o, ctx: never): SessionBackend };
+    c = compose(deferred, { role: 'primary', sessions, backend: o, logger: log });
+    config = workerConfigOf('redis', driver.workerConfig(o, undefined as never), sessions);
+    ready = (c.backend as ReturnType<typeof deferBackend>).opened.then(() => {
+      log.info({ ...driver.describe(o, undefined as never), idleTimeout: sessions.idleTimeout, absoluteTimeout: sessions.absoluteTimeout }, 'session store ready');
+    });
+  } else {
+    const driver = mmapDriver;
+    const o = driver.normalise(options as Record<string, unknown>);
+    const composed = compose(driver, { role: 'primary', sessions, backend: o, logger: log });
+    mmap = composed.backend;
+    c = composed;
+    log.info({ ...driver.describe(o, mmap), idleTimeout: sessions.idleTimeout, absoluteTimeout: sessions.absoluteTimeout, evictionPolicy: sessions.evictionPolicy }, 'session cache ready');
+    config = workerConfigOf('mmap', driver.workerConfig(o, mmap), sessions);
+    ready = Promise.resolve();
+  }
+  ready.catch(() => {});
   const { backend, emit } = c;
-  log.info({ ...driver.describe(backendOptions, backend), idleTimeout: sessions.idleTimeout, absoluteTimeout: sessions.absoluteTimeout, evictionPolicy: sessions.evictionPolicy }, 'session cache ready');
 
-  const config = workerConfigOf(driver.name as 'mmap', driver.workerConfig(backendOptions, backend), sessions);
   const previousEnv = process.env[CONFIG_ENV];
   process.env[CONFIG_ENV] = JSON.stringify(config);
 
@@ -69,7 +107,7 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
     let recovered = 0;
     if (pid !== undefined) {
       try {
-        recovered = backend.processExited(pid);
+        recovered = backend.processExited?.(pid) ?? 0;
       } catch (err) {
         emit('error', err as Error);
       }
@@ -87,8 +125,13 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
   return {
     events: c.events,
     store: c.store,
-    path: backend.path,
-    stats: () => backend.stats(),
+    backend: name,
+    path: mmap?.path ?? '',
+    ready,
+    stats: () => {
+      if (mmap === undefined) throw sessmapError('SESSMAP_ERR_INVALID_OPTION', 'stats() describes the mmap file; on Redis, use store.countSessions()', { option: 'stats' });
+      return mmap.stats();
+    },
     async close(opts = {}) {
       if (closed) return;
       closed = true;
@@ -99,7 +142,7 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
       if (previousEnv === undefined) delete process.env[CONFIG_ENV];
       else process.env[CONFIG_ENV] = previousEnv;
       await c.close();
-      if (opts.unlink) backend.unlink();
+      if (opts.unlink) mmap?.unlink();
       log.info({ unlinked: opts.unlink === true }, 'session service closed');
     },
   };

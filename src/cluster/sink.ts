@@ -17,7 +17,15 @@ export interface LocalSinkOptions {
   capacityInterval: number;
   /** Also hand every event to this (a worker's forwarder). */
   forward?: { push<K extends keyof SessionEvents>(name: K, args: SessionEvents[K]): void; flush(): void };
+  /**
+   * The session events this host caused, for the other hosts (a backend shared between hosts
+   * relays them): the primary's and a process on its own's; a worker's go to its primary first.
+   */
+  share?: <K extends keyof SessionEvents>(name: K, args: SessionEvents[K]) => void;
 }
+
+/** The events other hosts see from this one: what happened to sessions (not this host's own state). */
+const SHARED: ReadonlySet<string> = new Set(['created', 'updated', 'destroyed', 'regenerated', 'expired', 'evicted']);
 
 export interface LocalSink extends EventSink {
   readonly events: EventBus;
@@ -31,10 +39,15 @@ export function createSink(o: LocalSinkOptions): LocalSink {
   const forward = o.forward;
   const counting = o.capacityInterval > 0;
   let evictedLive = 0;
-  const emit: Emit = (name, ...args) => {
+  const share = o.share;
+  const emitHere: Emit = (name, ...args) => {
     if (counting && name === 'evicted' && (args[0] as { live: boolean }).live) evictedLive++;
     emitSafely(bus, log, name, ...args);
+  };
+  const emit: Emit = (name, ...args) => {
+    emitHere(name, ...args);
     forward?.push(name, args);
+    if (share !== undefined && SHARED.has(name)) share(name, args);
   };
   let timer: NodeJS.Timeout | undefined;
   if (counting) {
@@ -49,6 +62,7 @@ export function createSink(o: LocalSinkOptions): LocalSink {
   return {
     events: bus,
     emit,
+    emitHere,
     report(err, fields = {}) {
       log.error({ err, code: (err as { code?: string }).code, ...fields }, err.message);
       // Logged above: emit only to listeners (emitSafely would log an unheard 'error' a second time).

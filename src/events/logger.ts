@@ -49,6 +49,8 @@ export function logEvents(bus: EventSource, logger: Logger): void {
   bus.on('repaired', (e) => logger.warn(fields(e), 'repaired a damaged page'));
   bus.on('capacity', (e) => logger.warn(fields(e), 'live sessions were evicted: the cache is too small'));
   bus.on('dropped', (e) => logger.warn(fields(e), 'events dropped: a worker IPC channel backed up'));
+  bus.on('backendUnavailable', (e) => logger.warn(fields(e), 'session backend unavailable: calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE until it answers'));
+  bus.on('backendAvailable', (e) => logger.info(fields(e), 'session backend available again'));
   bus.on('created', (e) => logger.debug(fields(e), 'session created'));
   bus.on('destroyed', (e) => logger.debug(fields(e), 'session destroyed'));
   bus.on('regenerated', (e) => logger.debug(fields(e), 'session regenerated'));

@@ -41,6 +41,13 @@ export interface SessionEvents {
   capacity: [EventBase & { readonly evictedLive: number; readonly intervalMs: number }];
   /** Events were dropped because a worker's IPC channel backed up. */
   dropped: [EventBase & { readonly count: number; readonly workerPid: number }];
+  /**
+   * The backend (Redis) stopped answering in this process: calls fail with
+   * SESSMAP_ERR_BACKEND_UNAVAILABLE until it answers again. Once per outage, in each process.
+   */
+  backendUnavailable: [EventBase & { readonly backend: string; readonly reason: string }];
+  /** The backend answers again after an outage of `downMs`. */
+  backendAvailable: [EventBase & { readonly backend: string; readonly downMs: number }];
   /** An error that has no better place (never thrown at the app). */
   error: [Error];
 }

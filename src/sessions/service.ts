@@ -6,7 +6,7 @@
  * backend's feed, by session id, and becomes `expired` and `evicted` events here.
  */
 import { sessmapError } from '../errors.js';
-import { KEEP, expiryOf, type BackendChange, type Emit, type SessionBackend, type StoredSession } from './backend.js';
+import { KEEP, expiryOf, type BackendChange, type Emit, type SessionBackend, type StoredSession, type WriteUser } from './backend.js';
 import { checkSessionId, checkUserId, newSessionId } from './ids.js';
 import type { NormalisedSessionOptions } from './options.js';
 import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
@@ -15,6 +15,8 @@ import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, Ses
 export interface EventSink {
   readonly events: SessionEventEmitter;
   readonly emit: Emit;
+  /** Emits in this process only (what every host heard for itself): not forwarded, not relayed. */
+  readonly emitHere: Emit;
   /** Called once, when the service closes (after its backend): timers stop, buffers flush. */
   close(): void;
 }
@@ -40,10 +42,13 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   readonly #unsubscribe: () => void;
   #closed = false;
   /**
-   * Per id: the absolute deadline (fixed for the life of a session id) and the hashed id. Lets a
-   * touch with a TTL move the deadline without reading and decoding the session first.
+   * Per id: the absolute deadline (fixed for the life of a session id), the hashed id, and the
+   * expiry last seen (`e`, at `t`). Lets a touch with a TTL move the deadline without reading
+   * and decoding the session first, and a touch right after a read (a request that changed
+   * nothing) skip the backend when the deadline it would set is within the slack of the one
+   * just seen: what the backend's own slack check would answer, without the round trip.
    */
-  readonly #memo = new Map<string, { a: number; sid: string | undefined }>();
+  readonly #memo = new Map<string, { a: number; sid: string | undefined; e: number; t: number }>();
 
   constructor(backend: SessionBackend, sink: EventSink, options: NormalisedSessionOptions) {
     this.events = sink.events;
@@ -56,20 +61,30 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
 
   hashId(id: string): string {
     const m = this.#memo.get(id);
-    if (m !== undefined) return (m.sid ??= this.#backend.digest(`sid:${id}`));
-    return this.#backend.digest(`sid:${id}`);
+    if (m !== undefined) return (m.sid ??= this.#backend.sid(id));
+    return this.#backend.sid(id);
   }
 
-  #remember(id: string, a: number): void {
+  handleOf(id: string): string {
+    checkSessionId(id);
+    return this.#backend.handle?.(id) ?? id;
+  }
+
+  /** Remembers a session's absolute deadline `a`, and its expiry `e` as seen at `t` (0: unknown). */
+  #remember(id: string, a: number, e = 0, t = 0): void {
     const m = this.#memo.get(id);
-    if (m !== undefined && m.a === a) return;
+    if (m !== undefined && m.a === a) {
+      m.e = e;
+      m.t = t;
+      return;
+    }
     if (this.#memo.size >= MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value as string);
-    this.#memo.set(id, { a, sid: m?.sid });
+    this.#memo.set(id, { a, sid: m?.sid, e, t });
   }
 
   /** What every event about a session carries: hashed ids, and the raw id only on opt-in. */
-  ref(id: string, userId?: string): { at: number; pid: number; sid: string; id?: string; uid?: string } {
-    const r: { at: number; pid: number; sid: string; id?: string; uid?: string } = { at: Date.now(), pid: process.pid, sid: this.hashId(id) };
+  ref(id: string, userId?: string, sid?: string): { at: number; pid: number; sid: string; id?: string; uid?: string } {
+    const r: { at: number; pid: number; sid: string; id?: string; uid?: string } = { at: Date.now(), pid: process.pid, sid: sid ?? this.hashId(id) };
     if (this.#o.exposeIds) r.id = id;
     if (userId !== undefined) r.uid = this.#backend.digest(`uid:${userId}`);
     return r;
@@ -77,30 +92,49 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
 
   /** Turns a removal the backend made by itself into an event. */
   #changed(r: BackendChange): void {
+    this.#memo.delete(r.id);
+    const emit = r.heardEverywhere === true ? this.#sink.emitHere : this.#emit;
     if (r.reason === 'expired') {
       // The absolute deadline ended it when the expiry had reached it (touches never pass it).
       const a = r.session?.a ?? 0;
       const deadline = a !== 0 && r.expiresAt !== undefined && r.expiresAt >= a ? 'absolute' : 'idle';
-      this.#emit('expired', { ...this.ref(r.id, r.session?.u), deadline });
+      emit('expired', { ...this.ref(r.id, r.session?.u), deadline });
     }
     else if (r.reason === 'evicted') {
       const ttlLeft = r.ttlLeft ?? 0;
-      this.#emit('evicted', { ...this.ref(r.id), ttlLeft, live: ttlLeft > 0 });
+      emit('evicted', { ...this.ref(r.id), ttlLeft, live: ttlLeft > 0 });
     }
   }
 
   async getSession(id: string): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
+    if (this.#handle(id)) return undefined;
+    return this.#get(id);
+  }
+
+  /** A listed handle: taken by destroySession and the service's own listings, nowhere else. */
+  #handle(id: string): boolean {
+    return this.#backend.isHandle?.(id) === true;
+  }
+
+  #refuseHandle(id: string): void {
+    if (this.#handle(id)) {
+      throw sessmapError('SESSMAP_ERR_INVALID_SESSION_ID', 'a session handle (from allSessions or sessionsOf) names a session for destroySession only; it is not a session id', {});
+    }
+  }
+
+  async #get(id: string): Promise<SessionRecord<D> | undefined> {
     const e = await this.#backend.read(id);
     if (e === undefined) return undefined;
     const now = this.#o.clock();
     if (e.session.a !== 0 && e.session.a <= now) return undefined;
-    this.#remember(id, e.session.a);
+    this.#remember(id, e.session.a, e.expiresAt, now);
     return this.#record(id, e.session, now, e.expiresAt);
   }
 
   async setSession(id: string, data: D, options: SessionWriteOptions = {}): Promise<SessionRecord<D>> {
     checkSessionId(id);
+    this.#refuseHandle(id);
     return this.#write(id, data, options, false);
   }
 
@@ -112,27 +146,20 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
     const now = this.#o.clock();
-    let next: StoredSession | undefined;
-    const { before, expiresAt } = await this.#backend.modify(id, now, (cur) => {
-      if (mustBeNew && cur !== undefined) throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', 'a freshly generated session id is already in use');
-      if (options.ifExists === true && cur === undefined) throw sessmapError('SESSMAP_ERR_SESSION_GONE', 'the session was destroyed, expired or evicted since it was read; nothing was written');
-      if (options.ifVersion !== undefined && (cur === undefined || cur.v !== options.ifVersion)) {
-        throw sessmapError('SESSMAP_ERR_VERSION_CONFLICT', `session is at version ${cur?.v ?? 'none'}, not ${options.ifVersion}`, { expected: options.ifVersion, actual: cur?.v });
-      }
-      const userId = options.userId === null ? undefined : options.userId ?? cur?.u ?? this.#o.userIdOf(data);
-      next = {
-        d: data,
-        c: cur?.c ?? now,
-        a: cur !== undefined ? cur.a : this.#o.absoluteTimeout > 0 ? now + this.#o.absoluteTimeout : 0,
-        i: ttl ?? cur?.i ?? this.#o.idleTimeout,
-        v: (cur?.v ?? 0) + 1,
-      };
-      if (userId !== undefined) next.u = userId;
-      return next;
+    const user: WriteUser =
+      options.userId === null ? { mode: 'clear' } : options.userId !== undefined ? { mode: 'set', id: options.userId } : { mode: 'auto', derived: this.#o.userIdOf(data) };
+    const { before, session: s, expiresAt } = await this.#backend.write(id, now, {
+      data,
+      ttl,
+      user,
+      mustBeNew,
+      ifExists: options.ifExists === true,
+      ifVersion: options.ifVersion,
+      idleTimeout: this.#o.idleTimeout,
+      absoluteTimeout: this.#o.absoluteTimeout,
     });
-    const s = next!;
-    this.#remember(id, s.a);
-    await this.#reindex(id, before?.u, s.u);
+    this.#remember(id, s.a, expiresAt, now);
+    await this.#reindex(id, before?.u, s.u, s.a);
     if (before === undefined) this.#emit('created', this.ref(id, s.u));
     else this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
     return this.#record(id, s, now, expiresAt);
@@ -140,13 +167,18 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
 
   async touchSession(id: string, options: { ttl?: number } = {}): Promise<boolean> {
     checkSessionId(id);
+    if (this.#handle(id)) return false;
     const m = this.#memo.get(id);
     if (options.ttl !== undefined && m !== undefined) {
       // The absolute deadline of an id never changes: no need to read the session to cap the touch.
       const now = this.#o.clock();
       const idle = this.#ttl(options.ttl);
       const until = expiryOf({ d: undefined, c: 0, a: m.a, i: idle, v: 0 }, now);
-      return until > now && this.#backend.extend(id, until, touchSlack(idle));
+      if (until <= now) return false;
+      const slack = touchSlack(idle);
+      // Seen within the slack, at a deadline within the slack of this one: the backend would write nothing.
+      if (m.t > 0 && now - m.t <= slack && Math.abs(m.e - until) <= slack) return true;
+      return this.#backend.extend(id, until, slack, now);
     }
     const s = (await this.#backend.read(id))?.session;
     if (s === undefined) return false;
@@ -155,7 +187,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const now = this.#o.clock();
     const until = expiryOf({ ...s, i: idle }, now);
     if (until <= now) return false;
-    return this.#backend.extend(id, until, touchSlack(idle));
+    return this.#backend.extend(id, until, touchSlack(idle), now);
   }
 
   async destroySession(id: string): Promise<boolean> {
@@ -164,16 +196,18 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   }
 
   async #destroy(id: string, reason: 'destroyed' | 'regenerated' | 'logout-everywhere'): Promise<boolean> {
+    const sid = this.hashId(id);
     this.#memo.delete(id);
-    const { before } = await this.#backend.modify(id, this.#o.clock(), (cur) => (cur === undefined ? KEEP : undefined));
+    const before = await this.#backend.remove(id, this.#o.clock());
     if (before === undefined) return false;
     if (before.u !== undefined) await this.#backend.indexRemove(before.u, id);
-    this.#emit('destroyed', { ...this.ref(id, before.u), reason });
+    this.#emit('destroyed', { ...this.ref(id, before.u, sid), reason });
     return true;
   }
 
   async updateSession(id: string, fn: (data: D) => D | undefined, options: Omit<SessionWriteOptions, 'ifVersion' | 'ifExists'> = {}): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
+    if (this.#handle(id)) return undefined;
     const ttl = options.ttl === undefined ? undefined : this.#ttl(options.ttl);
     if (options.userId !== undefined && options.userId !== null) checkUserId(options.userId);
     let next: StoredSession | undefined;
@@ -195,14 +229,15 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
       return undefined;
     }
     const s: StoredSession = next;
-    this.#remember(id, s.a);
-    await this.#reindex(id, before.u, s.u);
+    this.#remember(id, s.a, expiresAt, now);
+    await this.#reindex(id, before.u, s.u, s.a);
     this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
     return this.#record(id, s, now, expiresAt);
   }
 
   async regenerateSession(id: string): Promise<SessionRecord<D> | undefined> {
     checkSessionId(id);
+    if (this.#handle(id)) return undefined;
     const now = this.#o.clock();
     this.#memo.delete(id);
     const { before } = await this.#backend.modify(id, now, (cur) => (cur === undefined ? KEEP : undefined));
@@ -210,9 +245,9 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const fresh = newSessionId();
     const moved: StoredSession = { ...before, v: before.v + 1 };
     const { expiresAt } = await this.#backend.modify(fresh, now, () => moved);
-    this.#remember(fresh, moved.a);
+    this.#remember(fresh, moved.a, expiresAt, now);
     if (before.u !== undefined) {
-      await this.#backend.indexAdd(before.u, fresh);
+      await this.#backend.indexAdd(before.u, fresh, moved.a);
       await this.#backend.indexRemove(before.u, id);
     }
     this.#emit('destroyed', { ...this.ref(id, before.u), reason: 'regenerated' });
@@ -224,7 +259,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     checkUserId(userId);
     const out: SessionRecord<D>[] = [];
     for (const id of await this.#backend.indexList(userId)) {
-      const r = await this.getSession(id);
+      const r = await this.#get(id);
       if (r !== undefined && r.userId === userId) out.push(r);
       else await this.#backend.indexRemove(userId, id); // expired or evicted since: prune
     }
@@ -266,10 +301,10 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     }
   }
 
-  async #reindex(id: string, from: string | undefined, to: string | undefined): Promise<void> {
+  async #reindex(id: string, from: string | undefined, to: string | undefined, a: number): Promise<void> {
     if (from === to) return;
     if (from !== undefined) await this.#backend.indexRemove(from, id);
-    if (to !== undefined) await this.#backend.indexAdd(to, id);
+    if (to !== undefined) await this.#backend.indexAdd(to, id, a);
   }
 
   #ttl(ttl: unknown): number {

@@ -68,5 +68,11 @@ export interface SessionStore<D = SessionData> {
   readonly events: SessionEventEmitter;
   /** The keyed hash used for `sid` in events and logs. */
   hashId(id: string): string;
+  /**
+   * What listings (allSessions, sessionsOf) call the session with this id: the id itself on the
+   * mmap file; on Redis with hashed keys, where no id is stored, its handle (`~` + 32 hex), which
+   * destroySession takes. For an admin view that marks the session of the request it serves.
+   */
+  handleOf(id: string): string;
   close(): Promise<void>;
 }

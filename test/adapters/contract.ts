@@ -27,9 +27,35 @@ const MALFORMED_IDS = ['', 'x'.repeat(513), 'é'.repeat(257), 'line\nbreak', 'nu
 /** Ids a framework can make (custom genid / idGenerator, koa-session's prefix): each is a session id. */
 const UNUSUAL_IDS = ['u1', 'sess:6f1c2b7e-4a51-4c8e-9a0e-2b1d3c4e5f60', 'sessão-ünïcödé-🎉', 'with spaces, commas; and "quotes"', '../../../etc/passwd', 's:signed.looking.value', 'x'.repeat(512), 'é'.repeat(256)];
 
-export function testAdapter(driver: AdapterDriver): void {
-  describe(`the ${driver.name} adapter`, () => {
+/**
+ * Where the adapters' stores live: a file per label (the default), or a Redis prefix per label.
+ * `unreachable` is a store that cannot open (a path under a regular file) or reach its server.
+ */
+export interface Place {
+  readonly name: string;
+  options(label: string): AdapterOptions;
+  unreachable(): AdapterOptions;
+  /** The adapter's `ready` rejects for `unreachable` (a file), rather than its calls failing (a server). */
+  readonly readyFails: boolean;
+}
+
+export function filePlace(tmp: { path(name?: string): string }): Place {
+  return {
+    name: 'file',
+    options: (label) => ({ path: tmp.path(`${label}.smap`) }),
+    unreachable: () => {
+      const notADir = tmp.path('a-regular-file');
+      writeFileSync(notADir, 'x');
+      return { path: `${notADir}/sessions.smap` };
+    },
+    readyFails: true,
+  };
+}
+
+export function testAdapter(driver: AdapterDriver, placeOf: (tmp: { path(name?: string): string }) => Place = filePlace): void {
+  describe(`the ${driver.name} adapter${placeOf === filePlace ? '' : ' (another backend)'}`, () => {
     const tmp = useTmpDir();
+    const place = placeOf(tmp);
     const opened: Array<Promise<SessionStore>> = [];
 
     afterEach(async () => {
@@ -38,7 +64,7 @@ export function testAdapter(driver: AdapterDriver): void {
 
     /** An adapter on this test's file (or the options' path), closed after the test. */
     const create = (options: AdapterOptions = {}): DriverStore => {
-      const d = driver.create({ path: tmp.path('sessions.smap'), ...options });
+      const d = driver.create({ ...place.options('sessions'), ...options });
       opened.push(d.ready);
       return d;
     };
@@ -109,7 +135,7 @@ export function testAdapter(driver: AdapterDriver): void {
       expect(r!.expiresAt).toBeGreaterThanOrEqual(t0 + 120_000 - 20);
       expect(r!.expiresAt).toBeLessThanOrEqual(t1 + 120_000 + 20);
 
-      const withIdle = create({ path: tmp.path('other.smap'), idleTimeout: 45_000 });
+      const withIdle = create({ ...place.options('other'), idleTimeout: 45_000 });
       const b = newId();
       t0 = Date.now();
       await withIdle.set(b, { b: 1 });
@@ -145,7 +171,7 @@ export function testAdapter(driver: AdapterDriver): void {
     });
 
     it('answers a malformed id with no session, and destroys nothing, without calling the store', async () => {
-      const store = await openSessionStore({ path: tmp.path('spied.smap') });
+      const store = await openSessionStore(place.options('spied'));
       opened.push(Promise.resolve(store));
       const calls = instrument(store);
       const d = driver.create({ store });
@@ -175,7 +201,7 @@ export function testAdapter(driver: AdapterDriver): void {
         expect(driver.strip((await d.get(id))!), JSON.stringify(id)).toEqual({ id });
       }
       const store = await d.ready;
-      expect((await store.allSessions()).map((r) => r.id).sort()).toEqual([...UNUSUAL_IDS].sort());
+      expect((await store.allSessions()).map((r) => r.id).sort()).toEqual(UNUSUAL_IDS.map((id) => store.handleOf(id)).sort());
       for (const id of UNUSUAL_IDS) {
         await d.destroy(id);
         expect(await d.get(id), JSON.stringify(id)).toBeUndefined();
@@ -192,8 +218,8 @@ export function testAdapter(driver: AdapterDriver): void {
       await d.set(viaUserId, { userId: 'grace', theme: 'dark' }, 60_000);
       expect(driver.strip((await d.get(viaPassport))!)).toEqual({ passport, returnTo: '/cart' });
       const store = await d.ready;
-      expect((await store.sessionsOf('4242')).map((r) => r.id)).toEqual([viaPassport]);
-      expect((await store.sessionsOf('grace')).map((r) => r.id)).toEqual([viaUserId]);
+      expect((await store.sessionsOf('4242')).map((r) => r.id)).toEqual([store.handleOf(viaPassport)]);
+      expect((await store.sessionsOf('grace')).map((r) => r.id)).toEqual([store.handleOf(viaUserId)]);
     });
 
     it('exposes the store underneath: an updateSession is what the next read sees', async () => {
@@ -232,7 +258,7 @@ export function testAdapter(driver: AdapterDriver): void {
       expect(driver.strip((await d.get(theirs))!)).toEqual({ userId: 'katherine' });
     });
 
-    it("shares one file between adapters: each sees the other's writes at once", async () => {
+    it("shares one store between adapters: each sees the other's writes at once", async () => {
       const a = create();
       const b = create();
       const id = newId();
@@ -245,23 +271,23 @@ export function testAdapter(driver: AdapterDriver): void {
     });
 
     it('uses the store it is given instead of opening a file', async () => {
-      const store = await openSessionStore({ path: tmp.path('given.smap') });
+      const store = await openSessionStore(place.options('given'));
       opened.push(Promise.resolve(store));
-      const d = driver.create({ store, path: tmp.path('never-opened.smap') });
+      const d = driver.create({ store, ...place.options('never-opened') });
       expect(await d.ready).toBe(store);
       const id = newId();
       await d.set(id, { a: 1 }, 60_000);
       expect((await store.getSession(id))?.data).toMatchObject({ a: 1 });
     });
 
-    it('reports a file it cannot open through each call, as an error and not a throw', async () => {
-      const notADir = tmp.path('a-regular-file');
-      writeFileSync(notADir, 'x');
-      const d = driver.create({ path: `${notADir}/sessions.smap` });
+    it('reports a store it cannot open or reach through each call, as an error and not a throw', async () => {
+      const d = driver.create(place.unreachable());
+      if (!place.readyFails) opened.push(d.ready);
       const id = newId();
       const outcomes = await Promise.all([d.get(id), d.set(id, { a: 1 }, 60_000), d.destroy(id)].map((p) => p.then(() => 'ok', (e: unknown) => e)));
       for (const o of outcomes) expect(o).toBeInstanceOf(Error);
-      await expect(d.ready).rejects.toBeInstanceOf(Error);
+      if (place.readyFails) await expect(d.ready).rejects.toBeInstanceOf(Error);
+      else for (const o of outcomes) expect(o).toMatchObject({ code: 'SESSMAP_ERR_BACKEND_UNAVAILABLE' });
     });
   });
 }

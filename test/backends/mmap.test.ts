@@ -16,6 +16,7 @@ function context(role: BackendRole): BackendContext {
     role,
     sessions: normaliseSessionOptions({ sweepInterval: 0, evictionPolicy: 'lru' }),
     emit: () => {},
+    emitHere: () => {},
     report: () => {},
     logger: silentLogger,
   };

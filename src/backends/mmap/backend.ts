@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import { SharedCache, UNCHANGED, type CacheStats, type CreateOptions, type RemovalEvent } from '../../core/index.js';
-import { KEEP, expiryOf, type BackendChange, type BackendContext, type SessionBackend, type StoredSession } from '../../sessions/backend.js';
+import { KEEP, applyWrite, expiryOf, type BackendChange, type BackendContext, type SessionBackend, type StoredSession, type WriteResult, type WriteSpec } from '../../sessions/backend.js';
 import type { SessionEvictionPolicy } from '../../sessions/options.js';
 import { watchFilePath } from './file-watch.js';
 import type { NormalisedMmapOptions } from './options.js';
@@ -129,6 +129,21 @@ export class MmapBackend implements SessionBackend {
       },
     );
     return { before: seen, expiresAt };
+  }
+
+  async write(id: string, now: number, spec: WriteSpec): Promise<WriteResult> {
+    let session: StoredSession | undefined;
+    const { before, expiresAt } = await this.modify(id, now, (cur) => (session = applyWrite(cur, spec, now)));
+    return { before: before === undefined ? undefined : { u: before.u, v: before.v }, session: session!, expiresAt };
+  }
+
+  async remove(id: string, now: number): Promise<{ u?: string } | undefined> {
+    const { before } = await this.modify(id, now, (cur) => (cur === undefined ? KEEP : undefined));
+    return before === undefined ? undefined : { u: before.u };
+  }
+
+  sid(id: string): string {
+    return this.cache.digest(`sid:${id}`);
   }
 
   async extend(id: string, expiresAt: number, slack = 0): Promise<boolean> {

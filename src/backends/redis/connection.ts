@@ -1,0 +1,269 @@
+/**
+ * The link to Redis or Redis Cluster: node-redis loaded with import() (an optional peer), the
+ * client made (or the app's own wrapped), and every call bounded. Each call settles within
+ * `commandTimeout` (node-redis's own per-command timeout, and a timer of ours around it for
+ * clients the app made): with the reply, or with SESSMAP_ERR_BACKEND_UNAVAILABLE. Nothing waits
+ * for a connection that is down: the offline queue is off, the queue of commands in flight is
+ * bounded, and after a call timed out (a hung server: SIGSTOP, a full network buffer) the link
+ * is down and calls fail at once until a probe (PING, every 200 ms) gets an answer.
+ *
+ * The link reports its state changes (`onStatus`): down once per outage, up once at its end.
+ */
+import { sessmapError } from '../../errors.js';
+import type { NormalisedRedisOptions } from './options.js';
+
+/** The part of a node-redis client or cluster sessmap uses (typed here; `redis` stays optional). */
+interface NodeRedis {
+  sendCommand(...args: unknown[]): Promise<unknown>;
+  duplicate(): NodeRedis;
+  connect(): Promise<unknown>;
+  close?(): Promise<void>;
+  destroy?(): void;
+  quit?(): Promise<unknown>;
+  on(event: string, l: (...a: unknown[]) => void): unknown;
+  off(event: string, l: (...a: unknown[]) => void): unknown;
+  withCommandOptions?(o: { timeout: number }): NodeRedis;
+  subscribe(channel: string | string[], listener: (message: string, channel: string) => void): Promise<void>;
+  readonly isReady?: boolean;
+  readonly masters?: Array<{ host: string; port: number }>;
+  nodeClient?(node: unknown): NodeRedis | Promise<NodeRedis>;
+}
+
+type RedisModule = { createClient(o: object): NodeRedis; createCluster(o: object): NodeRedis };
+
+/** The queue of commands sent and waiting, at most (then calls fail at once). */
+const MAX_IN_FLIGHT = 10_000;
+const PROBE_MS = 200;
+/** How long after the timeout our own timer gives node-redis to settle a call first. */
+const TIMER_SLACK_MS = 50;
+
+export async function loadRedis(): Promise<RedisModule> {
+  try {
+    return (await import('redis')) as unknown as RedisModule;
+  } catch (err) {
+    throw sessmapError(
+      'SESSMAP_ERR_REDIS_CLIENT',
+      "the Redis backend needs node-redis: npm install redis@6 (it is an optional peer dependency of sessmap, loaded only when the redis option is given)",
+      { cause: (err as Error).message },
+    );
+  }
+}
+
+/** A Lua script, called by its SHA-1 (EVALSHA) and loaded again (EVAL) when Redis lost it. */
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** Redis answered with an error reply (not a connection problem): WRONGTYPE, OOM, a script's own. */
+export function isReplyError(err: unknown): err is Error {
+  const n = (err as { constructor?: { name?: string } })?.constructor?.name;
+  return n === 'ErrorReply' || n === 'SimpleError' || n === 'BlobError';
+}
+
+/** Replies that mean "not now" rather than "no": the server is loading, busy, failing over. */
+const TRANSIENT = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|NOREPLICAS)\b/;
+
+export class RedisLink {
+  readonly cluster: boolean;
+  readonly #o: NormalisedRedisOptions;
+  readonly #own: boolean;
+  readonly #base: NodeRedis;
+  readonly #r: NodeRedis;
+  #inFlight = 0;
+  #up = true;
+  #probe: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #status = new Set<(up: boolean, cause?: Error) => void>();
+  readonly #extra: NodeRedis[] = [];
+  readonly #onError = (err: unknown): void => this.#down(err as Error);
+  readonly #onReady = (): void => this.#upAgain();
+
+  constructor(mod: RedisModule, o: NormalisedRedisOptions) {
+    this.#o = o;
+    const t = o.commandTimeout;
+    const common = {
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: MAX_IN_FLIGHT,
+      commandOptions: { timeout: t },
+      socket: { connectTimeout: t, reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 1000) },
+    };
+    if (o.client !== undefined) {
+      this.#own = false;
+      this.#base = o.client as NodeRedis;
+      this.cluster = Array.isArray(this.#base.masters);
+    } else if (o.rootNodes !== undefined) {
+      this.#own = true;
+      this.cluster = true;
+      this.#base = mod.createCluster({ rootNodes: o.rootNodes.map((url) => ({ url })), defaults: common });
+    } else {
+      this.#own = true;
+      this.cluster = false;
+      this.#base = mod.createClient({ url: o.url, ...common });
+    }
+    this.#r = typeof this.#base.withCommandOptions === 'function' ? this.#base.withCommandOptions({ timeout: t }) : this.#base;
+    this.#base.on('error', this.#onError);
+    this.#base.on('ready', this.#onReady);
+  }
+
+  /** Connects (own clients); resolves when connected or after `waitMs`, whichever is first. */
+  async start(waitMs: number): Promise<boolean> {
+    if (!this.#own) return true;
+    const connected = this.#base.connect().then(
+      () => true,
+      (err: unknown) => {
+        this.#down(err as Error);
+        return false;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), waitMs);
+      timer.unref();
+    });
+    const ok = await Promise.race([connected, late]);
+    clearTimeout(timer);
+    if (!ok) this.#down(new Error(`no connection to Redis within ${waitMs} ms`));
+    return ok;
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  onStatus(l: (up: boolean, cause?: Error) => void): () => void {
+    this.#status.add(l);
+    return () => this.#status.delete(l);
+  }
+
+  /** One command; routed by `key` on a cluster (undefined: any node). */
+  send(key: string | undefined, args: ReadonlyArray<string>): Promise<unknown> {
+    return this.#call(() => (this.cluster ? this.#r.sendCommand(key, false, args) : this.#r.sendCommand(args)));
+  }
+
+  /** A script by EVALSHA; on NOSCRIPT (a restarted or flushed server), EVAL, which loads it again. */
+  async script(s: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const rest = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return await this.send(keys[0], ['EVALSHA', s.sha, ...rest]);
+    } catch (err) {
+      if (!(isReplyError(err) && err.message.startsWith('NOSCRIPT'))) throw err;
+      return this.send(keys[0], ['EVAL', s.source, ...rest]);
+    }
+  }
+
+  /** Runs `fn` on node-redis with the bound, the in-flight cap and the breaker; maps its errors. */
+  async #call(fn: () => Promise<unknown>): Promise<unknown> {
+    if (this.#closed) throw sessmapError('SESSMAP_ERR_CLOSED', 'the Redis session backend was closed');
+    if (!this.#up && this.#probe !== undefined) throw this.#unavailable(new Error('Redis did not answer in time; waiting for it to answer a probe'));
+    if (this.#inFlight >= MAX_IN_FLIGHT) throw this.#unavailable(new Error(`${MAX_IN_FLIGHT} commands are waiting for Redis`));
+    this.#inFlight++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const bound = this.#o.commandTimeout + TIMER_SLACK_MS;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error(`no reply from Redis within ${this.#o.commandTimeout} ms`), { timedOut: true })), bound);
+      });
+      const reply = await Promise.race([fn(), timeout]);
+      if (!this.#up) this.#upAgain();
+      return reply;
+    } catch (err) {
+      throw this.#failed(err as Error);
+    } finally {
+      clearTimeout(timer);
+      this.#inFlight--;
+    }
+  }
+
+  #failed(err: Error): Error {
+    if (isReplyError(err)) {
+      if (TRANSIENT.test(err.message)) return this.#unavailable(err);
+      if (err.message.startsWith('OOM')) {
+        return sessmapError('SESSMAP_ERR_CACHE_FULL', "Redis is at maxmemory and its policy evicts nothing (noeviction): nothing was written", { cause: err.message });
+      }
+      return Object.assign(err, { replyError: true });
+    }
+    const timedOut = (err as { timedOut?: boolean }).timedOut === true || (err as { constructor?: { name?: string } }).constructor?.name === 'TimeoutError';
+    this.#down(err, timedOut);
+    return this.#unavailable(err);
+  }
+
+  #unavailable(cause: Error): Error {
+    return sessmapError('SESSMAP_ERR_BACKEND_UNAVAILABLE', `Redis is unavailable: ${cause.message}`, { cause: cause.message });
+  }
+
+  /** The link is down: say so once; after a timeout, probe until an answer comes. */
+  #down(cause: Error, timedOut = false): void {
+    if (this.#closed) return;
+    if (this.#up) {
+      this.#up = false;
+      for (const l of this.#status) l(false, cause);
+    }
+    if (timedOut && this.#probe === undefined) {
+      const probe = (): void => {
+        this.#probe = setTimeout(() => {
+          const ping = this.cluster ? this.#r.sendCommand(undefined, false, ['PING']) : this.#r.sendCommand(['PING']);
+          const deadline = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('probe timed out')), this.#o.commandTimeout).unref());
+          Promise.race([ping, deadline]).then(
+            () => this.#upAgain(),
+            () => {
+              if (!this.#closed) probe();
+            },
+          );
+        }, PROBE_MS);
+        this.#probe.unref();
+      };
+      probe();
+    }
+  }
+
+  #upAgain(): void {
+    if (this.#probe !== undefined) clearTimeout(this.#probe);
+    this.#probe = undefined;
+    if (this.#up || this.#closed) return;
+    this.#up = true;
+    for (const l of this.#status) l(true);
+  }
+
+  /** Every master: for SCAN, CONFIG and keyspace subscriptions (one node when not a cluster). */
+  async masters(): Promise<Array<{ name: string; send(args: ReadonlyArray<string>): Promise<unknown>; subscriber(): NodeRedis }>> {
+    if (!this.cluster) {
+      const r = this.#r;
+      return [{ name: 'redis', send: (args) => this.#call(() => r.sendCommand(args)), subscriber: () => this.#base.duplicate() }];
+    }
+    const out = [];
+    for (const m of this.#base.masters ?? []) {
+      const node = await this.#base.nodeClient!(m);
+      out.push({ name: `${m.host}:${m.port}`, send: (args: ReadonlyArray<string>) => this.#call(() => node.sendCommand(args)), subscriber: () => node.duplicate() });
+    }
+    return out;
+  }
+
+  /** A connection of its own for subscriptions, closed with the link. */
+  async subscriber(of?: () => NodeRedis): Promise<NodeRedis> {
+    const s = of !== undefined ? of() : this.#base.duplicate();
+    s.on('error', () => {});
+    this.#extra.push(s);
+    await s.connect();
+    return s;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#probe !== undefined) clearTimeout(this.#probe);
+    this.#base.off('error', this.#onError);
+    this.#base.off('ready', this.#onReady);
+    const end = async (c: NodeRedis): Promise<void> => {
+      try {
+        if (typeof c.destroy === 'function') c.destroy();
+        else if (typeof c.close === 'function') await c.close();
+      } catch {
+        // already closed
+      }
+    };
+    await Promise.all(this.#extra.map(end));
+    if (this.#own) await end(this.#base);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The example apps (examples/express.ts, fastify.ts, koa.ts) on Redis, as their doc comments run
+ * them: REDIS_URL set, a two-worker cluster. Sessions work across the workers; with redis-server
+ * killed the apps answer 503 within the bound (never hang, never 500), and once it is back they
+ * serve sessions again, without a restart.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { eventually } from '../support/wait.js';
+import { freePort, startRedis, type RedisServer } from '../support/redis.js';
+import { CookieJar } from './http.js';
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  ms: number;
+}
+
+/** A GET on a connection of its own (so that the cluster's workers take turns). */
+async function get(port: number, jar: CookieJar, path: string): Promise<Answer> {
+  const t = Date.now();
+  const cookie = jar.header();
+  const { status, text, cookies } = await new Promise<{ status: number; text: string; cookies: string[] }>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, headers: cookie === '' ? {} : { cookie }, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, cookies: res.headers['set-cookie'] ?? [] }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} got no answer in 10 s`)));
+    req.on('error', reject);
+  });
+  jar.absorb(cookies);
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status, body, ms: Date.now() - t };
+}
+
+const APPS = ['express', 'fastify', 'koa'] as const;
+
+describe.each(APPS)('examples/%s.ts on Redis', (name) => {
+  let server: RedisServer;
+  let app: ChildProcess | undefined;
+  let output = '';
+  beforeEach(async () => {
+    server = await startRedis();
+  });
+  afterEach(async () => {
+    app?.kill('SIGKILL');
+    await server.stop();
+  });
+
+  it('shares sessions across its workers, answers 503 while Redis is down, and serves sessions again once it is back', async () => {
+    const port = await freePort();
+    app = fork(join(REPO_ROOT, 'examples', `${name}.ts`), [], {
+      execArgv: ['--import', 'tsx'],
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '', REDIS_URL: server.url, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    app.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    app.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const jar = new CookieJar();
+    const first = await eventually('the app to answer', () => get(port, jar, '/').catch(() => undefined), { timeoutMs: 60_000, intervalMs: 200, report: () => output });
+    expect(first.status, output).toBe(200);
+    const workers = new Set<unknown>([first.body.worker]);
+    let views = first.body.views as number;
+    // Until both workers have served it (the second may still be starting): each read the last write.
+    await eventually('both workers to serve the session', async () => {
+      const r = await get(port, jar, '/');
+      expect(r.status).toBe(200);
+      expect(r.body.views).toBe(++views);
+      workers.add(r.body.worker);
+      return workers.size === 2;
+    }, { timeoutMs: 30_000, intervalMs: 20 });
+    expect(server.cli('--scan', '--pattern', `example-${name}:*`).split('\n').filter(Boolean).length).toBeGreaterThan(0);
+
+    await server.kill();
+    const down: Answer[] = [];
+    for (let i = 0; i < 6; i++) down.push(await get(port, jar, '/'));
+    for (const r of down) {
+      expect(r.status, JSON.stringify(r.body)).toBe(503);
+      expect(r.ms, 'an answer while Redis was down took longer than the bound').toBeLessThan(1000 + 500);
+    }
+
+    await server.restart();
+    const back = await eventually('a session served again', async () => {
+      const r = await get(port, jar, '/');
+      return r.status === 200 && r;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    expect(back.body.views).toBe(1);
+    expect((await get(port, jar, '/')).body.views).toBe(2);
+
+    // Hung rather than gone (SIGSTOP): 503 within the bound, then the same session once it runs again.
+    server.signal('SIGSTOP');
+    const hung: Answer[] = [];
+    for (let i = 0; i < 4; i++) hung.push(await get(port, jar, '/'));
+    server.signal('SIGCONT');
+    for (const r of hung) {
+      expect(r.status, JSON.stringify(r.body)).toBe(503);
+      expect(r.ms, 'an answer while Redis was stopped took longer than the bound').toBeLessThan(1000 + 500);
+    }
+    const resumed = await eventually('the session served again after SIGCONT', async () => {
+      const r = await get(port, jar, '/');
+      return r.status === 200 && r;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    expect(resumed.body.views).toBe(3);
+  });
+});
