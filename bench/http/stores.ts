@@ -87,11 +87,15 @@ export async function startBackend(kind: StoreKind, ctx: BackendContext): Promis
     case 'sessmap-redis': {
       if (!hasRedisBackend()) throw new Error('this checkout has no Redis backend (src/backends/redis/ is missing): merge it from main first');
       const redis = await emptyRedis(kind, ctx.redis);
-      // The option shape of the Redis backend: redis: { url?, rootNodes?, client?, prefix? ('sess:'), commandTimeout? }.
-      const options = { redis: { url: redis.url } };
-      const handle = setupSessmapPrimary(options as Parameters<typeof setupSessmapPrimary>[0]);
-      const ready = (handle as { ready?: unknown }).ready;
-      if (ready instanceof Promise) await ready;
+      // The same session options as the sessmap run (the defaults); only the backend differs.
+      const handle: PrimaryHandle = setupSessmapPrimary({ redis: { url: redis.url } });
+      try {
+        await handle.ready;
+      } catch (err) {
+        await handle.close().catch(() => {});
+        throw err;
+      }
+      if (handle.backend !== 'redis') throw new Error(`setupPrimary({ redis }) chose the ${handle.backend} backend`);
       return {
         env: {},
         redis,
