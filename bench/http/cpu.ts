@@ -57,12 +57,30 @@ export interface CpuTimes {
   loader: number;
   /** Wall time of the phase between the two reads, microseconds. */
   wallMicros: number;
+  /** CPU time of the whole machine (all CPUs, not idle nor iowait, from /proc/stat), microseconds; undefined when unreadable. */
+  machineMicros?: number;
 }
 
 export interface CpuSnapshot {
   groups: ProcessGroups;
   ticks: Map<number, number | undefined>;
+  /** Busy ticks of all CPUs together (/proc/stat). */
+  machine: number | undefined;
   at: number;
+}
+
+/** Ticks all CPUs spent busy so far: the `cpu` line of /proc/stat less idle and iowait (guest time is already in user). */
+export function machineBusyTicks(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    if (!line.startsWith('cpu ')) return undefined;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+    return f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads every process of `groups` now. */
@@ -71,7 +89,7 @@ export function cpuSnapshot(groups: ProcessGroups): CpuSnapshot {
   const at = performance.now();
   const ticks = new Map<number, number | undefined>();
   for (const pid of pids) ticks.set(pid, procCpuTicks(pid));
-  return { groups, ticks, at };
+  return { groups, ticks, machine: machineBusyTicks(), at };
 }
 
 /** The CPU each group used between two snapshots; throws when a process could not be read. */
@@ -89,6 +107,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuTimes {
     ...(g.redis !== undefined ? { redis: used(g.redis, 'redis-server') } : {}),
     loader: used(g.loader, 'load generator'),
     wallMicros: (b.at - a.at) * 1000,
+    ...(a.machine !== undefined && b.machine !== undefined ? { machineMicros: ((b.machine - a.machine) * 1e6) / CLOCK.ticksPerSecond } : {}),
   };
 }
 
@@ -99,4 +118,14 @@ export function storeSideMicros(c: CpuTimes): number {
 
 export function workersMicros(c: CpuTimes): number {
   return c.workers.reduce((n, x) => n + x, 0);
+}
+
+/** Cores' worth of CPU the processes of the run used over the phase (all of them, load generator included). */
+export function coresBusy(c: CpuTimes): number {
+  return (storeSideMicros(c) + c.loader) / c.wallMicros;
+}
+
+/** Cores' worth of CPU other processes on the machine used over the phase (undefined: /proc/stat unreadable). */
+export function otherCores(c: CpuTimes): number | undefined {
+  return c.machineMicros === undefined ? undefined : Math.max(0, c.machineMicros - storeSideMicros(c) - c.loader) / c.wallMicros;
 }

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { replaceMarkedSection } from '../lib/report.js';
-import { CLOCK, storeSideMicros, workersMicros, type CpuTimes } from './cpu.js';
+import { CLOCK, coresBusy, otherCores, storeSideMicros, workersMicros, type CpuTimes } from './cpu.js';
 import { fixedRateSection } from './fixed-rate.js';
 import type { LoadResult, Login, Percentiles } from './load.js';
 import { STORE_LABELS, type StoreKind, type WorkerCounters } from './protocol.js';
@@ -144,13 +144,14 @@ export function markdown(all: readonly StoreRun[], fixed: readonly StoreRun[], s
   lines.push('');
   lines.push(
     `CPU time of each process over the same measured phase${perRound ? 's' : ''} (utime + stime from \`/proc/<pid>/stat\`, read at its start and end; clock ticks of ${(1000 / CLOCK.ticksPerSecond).toFixed(0)} ms, ${CLOCK.ticksPerSecond}/s from ${CLOCK.source}), ` +
-      'per response the load generator received. "Store side" is workers + cluster primary + redis-server (for the stores on Redis); the load generator is shown apart and is not in it. "Cores busy" is all the CPU time over the wall time:',
+      'per response the load generator received. "Store side" is workers + cluster primary + redis-server (for the stores on Redis); the load generator is shown apart and is not in it. ' +
+        `"Cores busy" is the CPU time of all these processes over the wall time (of ${env.cpuCount}); "other load" is what the rest of the machine used meanwhile (\`/proc/stat\`), in cores:`,
   );
   lines.push('');
   lines.push(
-    '| store | responses | CPU ms: workers | primary | redis-server | load generator | µs / response: workers | primary | redis-server | **store side** | load generator | all processes | cores busy |',
+    '| store | responses | CPU ms: workers | primary | redis-server | load generator | µs / response: workers | primary | redis-server | **store side** | load generator | all processes | cores busy | other load |',
   );
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of runs) {
     const c = r.cpu;
     const l = r.load;
@@ -160,7 +161,7 @@ export function markdown(all: readonly StoreRun[], fixed: readonly StoreRun[], s
     const side = storeSideMicros(c);
     lines.push(
       `| ${STORE_LABELS[r.kind]} | ${int(l.responses)} | ${msOf(workersMicros(c))} (${c.workers.map((w) => int(w / 1000)).join(' + ')}) | ${msOf(c.primary)} | ${msOf(c.redis)} | ${msOf(c.loader)} | ` +
-        `${per(workersMicros(c))} | ${per(c.primary)} | ${per(c.redis)} | **${per(side)}** | ${per(c.loader)} | ${per(side + c.loader)} | ${((side + c.loader) / c.wallMicros).toFixed(2)} |`,
+        `${per(workersMicros(c))} | ${per(c.primary)} | ${per(c.redis)} | **${per(side)}** | ${per(c.loader)} | ${per(side + c.loader)} | ${coresBusy(c).toFixed(2)} | ${otherCores(c)?.toFixed(2) ?? 'n/a'} |`,
     );
   }
   lines.push('');

@@ -32,7 +32,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { collectCounters, profileDir, sendTo, startWorkers, stopWorkers, workerExecArgv } from './cluster.js';
-import { cpuBetween, cpuSnapshot, storeSideMicros, workersMicros, type ProcessGroups } from './cpu.js';
+import { cpuBetween, cpuSnapshot, otherCores, storeSideMicros, workersMicros, type ProcessGroups } from './cpu.js';
 import { fixedRateOf } from './fixed-rate.js';
 import { login, request, type LoadOptions } from './load.js';
 import { startLoader, type Loader } from './loader.js';
@@ -168,6 +168,8 @@ async function runStore(kind: StoreKind, round: number, ctx: RunContext, rate?: 
     const own = run.workers.reduce((n, w) => n + w.cpuMicros, 0);
     const proc = workersMicros(run.cpu);
     if (Math.abs(own - proc) > 0.1 * proc + 50_000) log(`${label}: note: worker CPU from /proc (${(proc / 1000).toFixed(0)} ms) and from the workers' process.cpuUsage() (${(own / 1000).toFixed(0)} ms) differ by over 10%`);
+    const other = otherCores(run.cpu);
+    if (other !== undefined && other > 0.2) log(`${label}: note: other processes used ${other.toFixed(2)} cores of the machine during the measured phase: figures are disturbed`);
     const perReq = (us: number): string => (l.responses ? (us / l.responses).toFixed(0) : 'n/a');
     log(
       `${label}: ${Math.round(l.reqPerSec)} req/s, p50 ${l.latency.p50.toFixed(2)} ms, p99 ${l.latency.p99.toFixed(2)} ms, ` +
