@@ -120,6 +120,9 @@ export function workersMicros(c: CpuTimes): number {
   return c.workers.reduce((n, x) => n + x, 0);
 }
 
+/** Other processes on the machine using more cores than this during a measured phase disturb it: it is measured again. */
+export const DISTURBED = 0.1;
+
 /** Cores' worth of CPU the processes of the run used over the phase (all of them, load generator included). */
 export function coresBusy(c: CpuTimes): number {
   return (storeSideMicros(c) + c.loader) / c.wallMicros;

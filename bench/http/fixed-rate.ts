@@ -4,7 +4,7 @@
  * req/s, so that none is saturated and latency is compared at equal load.
  */
 import { storeSideMicros, workersMicros } from './cpu.js';
-import { cell, int, ms, perResponse, representatives, type Settings, type StoreRun } from './report.js';
+import { cell, dagger, int, ms, otherCell, perResponse, representatives, type Settings, type StoreRun } from './report.js';
 import { STORE_LABELS } from './protocol.js';
 
 /** Half the slowest store's req/s (its median round), rounded down to a multiple of 100; undefined when no store measured one. */
@@ -30,20 +30,20 @@ export function fixedRateSection(fixed: readonly StoreRun[], s: Settings): strin
       'Latency is measured from when the request is sent (a request held back by the limit is not counted as waiting):',
   );
   lines.push('');
-  lines.push('| store | achieved req/s | p50 ms | p99 ms | p99.9 ms | store side CPU µs / response | load generator CPU µs / response | uneven | quiet | errors | non-2xx |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| store | achieved req/s | p50 ms | p99 ms | p99.9 ms | store side CPU µs / response | load generator CPU µs / response | uneven | quiet | errors | non-2xx | other load |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of fixed) {
     const l = r.load;
     if (!l) {
-      lines.push(`| ${STORE_LABELS[r.kind]} | failed: ${cell(r.error ?? 'unknown error')} | | | | | | | | | |`);
+      lines.push(`| ${STORE_LABELS[r.kind]} | failed: ${cell(r.error ?? 'unknown error')} | | | | | | | | | | |`);
       continue;
     }
     const side = r.cpu ? int(perResponse(storeSideMicros(r.cpu), l)) : 'n/a';
     const workers = r.cpu ? ` (workers ${int(perResponse(workersMicros(r.cpu), l))})` : '';
     lines.push(
-      `| ${STORE_LABELS[r.kind]} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${ms(l.latency.p999)} | ${side}${workers} | ${r.cpu ? int(perResponse(r.cpu.loader, l)) : 'n/a'} | ` +
+      `| ${STORE_LABELS[r.kind]}${dagger(r)} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${ms(l.latency.p999)} | ${side}${workers} | ${r.cpu ? int(perResponse(r.cpu.loader, l)) : 'n/a'} | ` +
         `${Number.isFinite(l.steadiness.cv) ? l.steadiness.cv.toFixed(2) : 'n/a'} | ${Number.isFinite(l.steadiness.quiet) ? `${(100 * l.steadiness.quiet).toFixed(0)}%` : 'n/a'} | ` +
-        `${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} |`,
+        `${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} | ${otherCell(r)} |`,
     );
   }
   lines.push('');

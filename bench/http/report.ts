@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { replaceMarkedSection } from '../lib/report.js';
-import { CLOCK, coresBusy, otherCores, storeSideMicros, workersMicros, type CpuTimes } from './cpu.js';
+import { CLOCK, coresBusy, DISTURBED, otherCores, storeSideMicros, workersMicros, type CpuTimes } from './cpu.js';
 import { fixedRateSection } from './fixed-rate.js';
 import type { LoadResult, Login, Percentiles } from './load.js';
 import { STORE_LABELS, type StoreKind, type WorkerCounters } from './protocol.js';
@@ -67,7 +67,21 @@ export interface StoreRun {
   cpu?: CpuTimes;
   /** The fixed-rate phase: autocannon's overallRate (none: as fast as it goes). */
   rate?: number;
+  /** Measurements made (more than one when other load disturbed the first); the least disturbed is reported. */
+  attempts?: number;
 }
+
+/** `†` when other processes used more than DISTURBED cores during the run's measured phase. */
+export const dagger = (r: StoreRun): string => {
+  const o = r.cpu ? otherCores(r.cpu) : undefined;
+  return o !== undefined && o > DISTURBED ? ' †' : '';
+};
+
+/** The other-load cell: cores, and how many measurements it took. */
+export const otherCell = (r: StoreRun): string => {
+  const o = r.cpu ? otherCores(r.cpu) : undefined;
+  return `${o === undefined ? 'n/a' : o.toFixed(2)}${(r.attempts ?? 1) > 1 ? ` (least of ${r.attempts})` : ''}`;
+};
 
 export const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 export const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
@@ -138,14 +152,14 @@ export function markdown(all: readonly StoreRun[], fixed: readonly StoreRun[], s
     }
     const writes = l.responses ? `${((100 * l.writeCount) / l.responses).toFixed(1)}%` : 'n/a';
     lines.push(
-      `| ${STORE_LABELS[r.kind]} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${pair(l.read)} | ${pair(l.write)} | ${writes} | ${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} |${byRound(r.kind)}`,
+      `| ${STORE_LABELS[r.kind]}${dagger(r)} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${pair(l.read)} | ${pair(l.write)} | ${writes} | ${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} |${byRound(r.kind)}`,
     );
   }
   lines.push('');
   lines.push(
     `CPU time of each process over the same measured phase${perRound ? 's' : ''} (utime + stime from \`/proc/<pid>/stat\`, read at its start and end; clock ticks of ${(1000 / CLOCK.ticksPerSecond).toFixed(0)} ms, ${CLOCK.ticksPerSecond}/s from ${CLOCK.source}), ` +
       'per response the load generator received. "Store side" is workers + cluster primary + redis-server (for the stores on Redis); the load generator is shown apart and is not in it. ' +
-        `"Cores busy" is the CPU time of all these processes over the wall time (of ${env.cpuCount}); "other load" is what the rest of the machine used meanwhile (\`/proc/stat\`), in cores:`,
+        `"Cores busy" is the CPU time of all these processes over the wall time (of ${env.cpuCount}); "other load" is what the rest of the machine used meanwhile (\`/proc/stat\`), in cores. A store is measured again, up to three times, while other load is over ${DISTURBED} cores, and the least disturbed measurement is kept; † marks one still over it:`,
   );
   lines.push('');
   lines.push(
@@ -160,8 +174,8 @@ export function markdown(all: readonly StoreRun[], fixed: readonly StoreRun[], s
     const per = (us: number | undefined): string => (us === undefined ? '-' : int(perResponse(us, l)));
     const side = storeSideMicros(c);
     lines.push(
-      `| ${STORE_LABELS[r.kind]} | ${int(l.responses)} | ${msOf(workersMicros(c))} (${c.workers.map((w) => int(w / 1000)).join(' + ')}) | ${msOf(c.primary)} | ${msOf(c.redis)} | ${msOf(c.loader)} | ` +
-        `${per(workersMicros(c))} | ${per(c.primary)} | ${per(c.redis)} | **${per(side)}** | ${per(c.loader)} | ${per(side + c.loader)} | ${coresBusy(c).toFixed(2)} | ${otherCores(c)?.toFixed(2) ?? 'n/a'} |`,
+      `| ${STORE_LABELS[r.kind]}${dagger(r)} | ${int(l.responses)} | ${msOf(workersMicros(c))} (${c.workers.map((w) => int(w / 1000)).join(' + ')}) | ${msOf(c.primary)} | ${msOf(c.redis)} | ${msOf(c.loader)} | ` +
+        `${per(workersMicros(c))} | ${per(c.primary)} | ${per(c.redis)} | **${per(side)}** | ${per(c.loader)} | ${per(side + c.loader)} | ${coresBusy(c).toFixed(2)} | ${otherCell(r)} |`,
     );
   }
   lines.push('');

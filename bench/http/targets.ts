@@ -3,7 +3,7 @@
  * run, printed with PASS/MISS, never enforced.
  */
 import { storeSideMicros } from './cpu.js';
-import { perResponse, representatives, type StoreRun } from './report.js';
+import { dagger, perResponse, representatives, type StoreRun } from './report.js';
 import { STORE_LABELS, type StoreKind } from './protocol.js';
 
 export const TARGETS_HEADING = 'Targets (ratios of figures of this run, printed, not enforced):';
@@ -61,8 +61,10 @@ export function targetLines(runs: readonly StoreRun[], fixed: readonly StoreRun[
     const w = WHAT[t.metric];
     const from = t.metric === 'fixedP99' ? fixed : reps;
     const name = `${STORE_LABELS[t.of]} vs ${STORE_LABELS[t.vs]}, ${w.name}`;
-    const a = value(from.find((r) => r.kind === t.of), t.metric);
-    const b = value(from.find((r) => r.kind === t.vs), t.metric);
+    const ra = from.find((r) => r.kind === t.of);
+    const rb = from.find((r) => r.kind === t.vs);
+    const a = value(ra, t.metric);
+    const b = value(rb, t.metric);
     if (a === undefined || b === undefined || !(b > 0) || !Number.isFinite(a)) {
       const ran = from.some((r) => r.kind === t.of) && from.some((r) => r.kind === t.vs);
       out.push(`- ${name}: n/a (target ${t.op} ${t.bound}x; ${ran ? 'a run failed' : 'not run'})`);
@@ -85,6 +87,7 @@ export function targetLines(runs: readonly StoreRun[], fixed: readonly StoreRun[
       const y = allCpu(reps.find((r) => r.kind === t.vs));
       if (x !== undefined && y !== undefined && y > 0) more += `; with the load generator counted too: ${(x / y).toFixed(2)}x, ${x.toFixed(0)} / ${y.toFixed(0)} µs`;
     }
+    if ((ra && dagger(ra)) || (rb && dagger(rb))) more += '; † other load disturbed a run';
     out.push(
       `- ${name}: **${ratio.toFixed(2)}x** (${a.toLocaleString('en-US', { maximumFractionDigits: w.digits, minimumFractionDigits: w.digits })} / ` +
         `${b.toLocaleString('en-US', { maximumFractionDigits: w.digits, minimumFractionDigits: w.digits })} ${w.unit}; target ${t.op} ${t.bound}x${more}): **${pass ? 'PASS' : 'MISS'}**`,
