@@ -1,6 +1,8 @@
 /**
  * The client side: logging in (plain node:http, one fresh connection per request, so the cluster
  * hands successive requests to successive workers) and driving the 90/10 load with autocannon.
+ * runLoad runs in the load generator's own process (loader-child.ts), so that its CPU time is
+ * not the cluster primary's.
  */
 import http from 'node:http';
 import autocannon from 'autocannon';
@@ -106,6 +108,8 @@ export interface LoadOptions {
   duration: number;
   /** Requests per cycle of each connection: `reads` GET /read then one POST /write. */
   reads: number;
+  /** autocannon's `overallRate`: at most this many requests per second in all (spread over the connections); none: as fast as it goes. */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -123,13 +127,48 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
   readCount: number;
   writeCount: number;
+  /** Responses per 100 ms over the run (the first and last, partial, windows left out). */
+  steadiness: Steadiness;
 }
 
 export interface Percentiles {
   count: number;
   p50: number;
   p99: number;
+  p999: number;
   mean: number;
+}
+
+/** How even the response rate was: counts of responses in consecutive 100 ms windows. */
+export interface Steadiness {
+  windows: number;
+  mean: number;
+  /** Coefficient of variation of the window counts (0: perfectly even). */
+  cv: number;
+  /** Share of windows with less than a quarter of the mean count (pauses of the load). */
+  quiet: number;
+}
+
+function steadiness(times: readonly number[], seconds: number): Steadiness {
+  const binMs = 100;
+  const n = Math.floor((seconds * 1000) / binMs);
+  const bins = new Float64Array(Math.max(n, 0));
+  for (const t of times) {
+    const i = Math.floor(t / binMs);
+    if (i >= 0 && i < n) bins[i]++;
+  }
+  const inner = n > 2 ? bins.subarray(1, n - 1) : bins;
+  if (inner.length === 0) return { windows: 0, mean: NaN, cv: NaN, quiet: NaN };
+  let sum = 0;
+  for (const x of inner) sum += x;
+  const mean = sum / inner.length;
+  let sq = 0;
+  let quiet = 0;
+  for (const x of inner) {
+    sq += (x - mean) ** 2;
+    if (x < mean / 4) quiet++;
+  }
+  return { windows: inner.length, mean, cv: mean > 0 ? Math.sqrt(sq / inner.length) / mean : NaN, quiet: quiet / inner.length };
 }
 
 function percentiles(samples: number[]): Percentiles {
@@ -137,7 +176,7 @@ function percentiles(samples: number[]): Percentiles {
   const at = (q: number): number => (a.length === 0 ? NaN : a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))]);
   let sum = 0;
   for (const x of a) sum += x;
-  return { count: a.length, p50: at(0.5), p99: at(0.99), mean: a.length ? sum / a.length : NaN };
+  return { count: a.length, p50: at(0.5), p99: at(0.99), p999: at(0.999), mean: a.length ? sum / a.length : NaN };
 }
 
 /**
@@ -150,6 +189,7 @@ function percentiles(samples: number[]): Percentiles {
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const readLat: number[] = [];
   const writeLat: number[] = [];
+  const times: number[] = [];
   let clientIndex = 0;
   const cycle = o.reads + 1;
   const started = performance.now();
@@ -158,6 +198,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     connections: o.connections,
     pipelining: 1,
     duration: o.duration,
+    ...(o.rate !== undefined ? { overallRate: o.rate } : {}),
     headers: { cookie: o.cookies[0] },
     setupClient: (client) => {
       const i = clientIndex++;
@@ -171,6 +212,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       client.setRequests(requests);
       client.on('response', (_status: number, _bytes: number, ms: number) => {
         (last === 'read' ? readLat : writeLat).push(ms);
+        times.push(performance.now() - started);
       });
     },
   });
@@ -190,5 +232,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     statusCodes,
     readCount: readLat.length,
     writeCount: writeLat.length,
+    steadiness: steadiness(times, seconds),
   };
 }

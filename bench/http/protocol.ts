@@ -1,13 +1,21 @@
-/** What the benchmark process (the cluster primary) and its HTTP workers say to each other over IPC. */
+/**
+ * What the benchmark process (the cluster primary) says over IPC to its HTTP workers and to the
+ * load generator (a child of its own that runs autocannon).
+ */
+import type { LoadOptions, LoadResult } from './load.js';
 
-export const STORE_KINDS = ['sessmap', 'connect-redis', 'memory'] as const;
+export const STORE_KINDS = ['sessmap', 'sessmap-redis', 'connect-redis', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 export const STORE_LABELS: Record<StoreKind, string> = {
   sessmap: 'sessmap',
+  'sessmap-redis': 'sessmap on Redis',
   'connect-redis': 'connect-redis',
   memory: 'MemoryStore',
 };
+
+/** The stores that run on the benchmark's redis-server. */
+export const REDIS_KINDS: readonly StoreKind[] = ['sessmap-redis', 'connect-redis'];
 
 /** Environment variables a worker is forked with. */
 export const ENV_STORE = 'SESSMAP_BENCH_HTTP_STORE';
@@ -38,6 +46,15 @@ export type WorkerMessage =
   | { bench: 1; kind: 'listening'; port: number; pid: number }
   | { bench: 1; kind: 'failed'; error: string; pid: number }
   | { bench: 1; kind: 'report'; pid: number; counters: WorkerCounters };
+
+/** Primary to load generator: run autocannon once with these options; or exit. */
+export type LoaderCommand = { bench: 1; kind: 'load'; id: number; options: LoadOptions } | { bench: 1; kind: 'exit' };
+
+/** Load generator to primary. */
+export type LoaderMessage =
+  | { bench: 1; kind: 'ready'; pid: number }
+  | { bench: 1; kind: 'result'; id: number; result: LoadResult }
+  | { bench: 1; kind: 'load-failed'; id: number; error: string };
 
 export function isBenchMessage(m: unknown): m is { bench: 1; kind: string } {
   return typeof m === 'object' && m !== null && (m as { bench?: unknown }).bench === 1 && typeof (m as { kind?: unknown }).kind === 'string';

@@ -1,11 +1,14 @@
 /**
- * A throwaway redis-server for the connect-redis run: on a free loopback port, no persistence, its
- * working directory in the run's temp directory; stopped at the end, on error and on SIGINT.
+ * A throwaway redis-server for the runs on Redis (connect-redis, sessmap on Redis): on a free
+ * loopback port, no persistence, its working directory in the run's temp directory; one server for
+ * the whole benchmark, emptied (FLUSHALL) before each run on it, stopped at the end, on error and
+ * on SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
+import { procCpuMicros } from './cpu.js';
 
 export interface RedisServer {
   readonly url: string;
@@ -17,18 +20,10 @@ export interface RedisServer {
   cpuMicros(): number | undefined;
   /** Synchronous last resort (process 'exit' handlers). */
   kill(): void;
-}
-
-/** user + system CPU of a process from /proc/<pid>/stat, in microseconds (clock ticks of 10 ms). */
-export function procCpuMicros(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields 14 (utime) and 15 (stime) of proc(5); f[0] is field 3
-    return (Number(f[11]) + Number(f[12])) * 10_000;
-  } catch {
-    return undefined;
-  }
+  /** FLUSHALL, then DBSIZE: resolves with the key count after the flush (0). */
+  flushAll(): Promise<number>;
+  /** DBSIZE. */
+  dbSize(): Promise<number>;
 }
 
 /** The redis-server to run: $REDIS_SERVER, else the first on PATH or in the usual places. */
@@ -54,8 +49,8 @@ export function redisMissingMessage(): string {
     ? `REDIS_SERVER=${process.env.REDIS_SERVER} is not an executable file`
     : 'redis-server not found (looked on $PATH and in /usr/bin, /usr/local/bin, /usr/sbin)';
   return (
-    `${where}. The connect-redis run starts its own redis-server: install it (Debian/Ubuntu: sudo apt-get install redis-server), ` +
-    'or set REDIS_SERVER=/path/to/redis-server, or leave connect-redis out with --stores=sessmap,memory.'
+    `${where}. The runs on Redis (connect-redis, sessmap-redis) start their own redis-server: install it (Debian/Ubuntu: sudo apt-get install redis-server), ` +
+    'or set REDIS_SERVER=/path/to/redis-server, or leave the stores on Redis out with --stores=sessmap,memory.'
   );
 }
 
@@ -131,7 +126,7 @@ function startOnce(bin: string, dir: string, port: number): Promise<RedisServer>
       if (!/Ready to accept connections/.test(output)) return;
       cleanup();
       const version = /Redis version=([^\s,]+)/.exec(output)?.[1] ?? /v=([^\s,]+)/.exec(output)?.[1] ?? 'unknown';
-      resolve({ url: `redis://127.0.0.1:${port}`, port, version, pid: child.pid!, stop, kill, cpuMicros: () => procCpuMicros(child.pid!) });
+      resolve({ url: `redis://127.0.0.1:${port}`, port, version, pid: child.pid!, stop, kill, cpuMicros: () => procCpuMicros(child.pid!), flushAll: () => flushAll(port), dbSize: async () => Number((await simpleCommands(port, ['DBSIZE']))[0]) });
     };
     const onExit = (code: number | null, signal: string | null): void => {
       cleanup();
@@ -151,4 +146,45 @@ function startOnce(bin: string, dir: string, port: number): Promise<RedisServer>
     child.once('exit', onExit);
     child.once('error', onError);
   });
+}
+
+/**
+ * Commands without arguments whose replies are simple strings or integers (FLUSHALL, DBSIZE),
+ * over a connection of their own in plain RESP, so the benchmark process loads no Redis client.
+ */
+export function simpleCommands(port: number, commands: readonly string[]): Promise<Array<string | number>> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let reply = '';
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`redis-server on port ${port}: no answer to ${commands.join(', ')} within 5 s (got ${JSON.stringify(reply)})`)), 5000);
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      reply += d;
+      const lines = reply.split('\r\n').slice(0, -1);
+      if (lines.length < commands.length) return;
+      const out: Array<string | number> = [];
+      for (const [i, line] of lines.entries()) {
+        if (line.startsWith('+')) out.push(line.slice(1));
+        else if (line.startsWith(':')) out.push(Number(line.slice(1)));
+        else return fail(new Error(`redis-server on port ${port}: ${commands[i] ?? '?'} answered ${JSON.stringify(line)}`));
+      }
+      clearTimeout(timer);
+      sock.end();
+      resolve(out);
+    });
+    sock.on('error', fail);
+    sock.write(commands.map((c) => `*1\r\n$${c.length}\r\n${c}\r\n`).join(''));
+  });
+}
+
+/** FLUSHALL (synchronous in the server), then the key count after it. */
+export async function flushAll(port: number): Promise<number> {
+  const [ok, n] = await simpleCommands(port, ['FLUSHALL', 'DBSIZE']);
+  if (ok !== 'OK') throw new Error(`redis-server on port ${port}: FLUSHALL answered ${String(ok)}`);
+  return Number(n);
 }

@@ -2,8 +2,11 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { replaceMarkedSection } from '../lib/report.js';
+import { CLOCK, coresBusy, DISTURBED, otherCores, storeSideMicros, workersMicros, type CpuTimes } from './cpu.js';
+import { fixedRateSection } from './fixed-rate.js';
 import type { LoadResult, Login, Percentiles } from './load.js';
 import { STORE_LABELS, type StoreKind, type WorkerCounters } from './protocol.js';
+import { targetLines, TARGETS_HEADING } from './targets.js';
 
 export const DOC_PATH = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 export const START_MARKER = '<!-- bench-http:start -->';
@@ -21,6 +24,8 @@ export interface Settings {
   duration: number;
   reads: number;
   quick: boolean;
+  /** The fixed-rate phase's overallRate, and whether it is half the slowest store's req/s or --rate. */
+  fixedRate?: { rate: number; chosen: 'half' | 'option' };
 }
 
 export interface Environment {
@@ -58,27 +63,34 @@ export interface StoreRun {
   load?: LoadResult;
   /** Counters of each worker over the measured phase. */
   workers?: WorkerCounters[];
-  /** CPU time of this process (autocannon, plus the sessmap primary's IPC and sweeper) over the measured phase. */
-  primaryCpuMicros?: number;
-  /** CPU time of a server process outside the workers (redis-server) over the measured phase. */
-  serverCpuMicros?: number;
+  /** CPU time of every process over the measured phase (/proc/<pid>/stat). */
+  cpu?: CpuTimes;
+  /** The fixed-rate phase: autocannon's overallRate (none: as fast as it goes). */
+  rate?: number;
+  /** Measurements made (more than one when other load disturbed the first); the least disturbed is reported. */
+  attempts?: number;
 }
 
-export interface Target {
-  name: string;
-  of: StoreKind;
-  vs: StoreKind;
-  min: number;
-}
+/** `†` when other processes used more than DISTURBED cores during the run's measured phase. */
+export const dagger = (r: StoreRun): string => {
+  const o = r.cpu ? otherCores(r.cpu) : undefined;
+  return o !== undefined && o > DISTURBED ? ' †' : '';
+};
 
-export const TARGETS: readonly Target[] = [
-  { name: 'sessmap vs connect-redis', of: 'sessmap', vs: 'connect-redis', min: 1.3 },
-  { name: 'sessmap vs MemoryStore', of: 'sessmap', vs: 'memory', min: 0.9 },
-];
+/** The other-load cell: cores, and how many measurements it took. */
+export const otherCell = (r: StoreRun): string => {
+  const o = r.cpu ? otherCores(r.cpu) : undefined;
+  return `${o === undefined ? 'n/a' : o.toFixed(2)}${(r.attempts ?? 1) > 1 ? ` (least of ${r.attempts})` : ''}`;
+};
 
-const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+export const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+export const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const pair = (p: Percentiles): string => `${ms(p.p50)} / ${ms(p.p99)}`;
+/** A cell that may hold `|`. */
+export const cell = (text: string, max = 160): string => text.split('\n')[0].replace(/\|/g, '\\|').slice(0, max);
+
+/** CPU µs per response of the measured phase. */
+export const perResponse = (micros: number | undefined, l: LoadResult | undefined): number => (micros !== undefined && l && l.responses > 0 ? micros / l.responses : NaN);
 
 /** Each store's median round by req/s (a failed round counts as the lowest); order of first appearance. */
 export function representatives(runs: readonly StoreRun[]): StoreRun[] {
@@ -87,33 +99,6 @@ export function representatives(runs: readonly StoreRun[]): StoreRun[] {
     const rs = runs.filter((r) => r.kind === k).sort((a, b) => (a.load?.reqPerSec ?? -1) - (b.load?.reqPerSec ?? -1));
     return rs[Math.floor((rs.length - 1) / 2)];
   });
-}
-
-export function targetLines(runs: readonly StoreRun[]): string[] {
-  const reps = representatives(runs);
-  const rounds = Math.max(...runs.map((r) => r.round));
-  const out: string[] = [];
-  for (const t of TARGETS) {
-    const a = reps.find((r) => r.kind === t.of)?.load;
-    const b = reps.find((r) => r.kind === t.vs)?.load;
-    if (!a || !b || !(b.reqPerSec > 0)) {
-      out.push(`- ${t.name}: n/a (target >= ${t.min}x; ${!reps.some((r) => r.kind === t.of) || !reps.some((r) => r.kind === t.vs) ? 'not run' : 'a run failed'})`);
-      continue;
-    }
-    const ratio = a.reqPerSec / b.reqPerSec;
-    let perRound = '';
-    if (rounds > 1) {
-      const rs: string[] = [];
-      for (let i = 1; i <= rounds; i++) {
-        const x = runs.find((r) => r.kind === t.of && r.round === i)?.load;
-        const y = runs.find((r) => r.kind === t.vs && r.round === i)?.load;
-        rs.push(x && y && y.reqPerSec > 0 ? `${(x.reqPerSec / y.reqPerSec).toFixed(2)}x` : 'n/a');
-      }
-      perRound = `; by round: ${rs.join(', ')}`;
-    }
-    out.push(`- ${t.name}: **${ratio.toFixed(2)}x** req/s (${int(a.reqPerSec)} / ${int(b.reqPerSec)}; target >= ${t.min}x${perRound}): **${ratio >= t.min ? 'PASS' : 'MISS'}**`);
-  }
-  return out;
 }
 
 function sumCalls(ws: readonly WorkerCounters[]): WorkerCounters['storeCalls'] {
@@ -128,7 +113,7 @@ function served(w: WorkerCounters): number {
   return n;
 }
 
-export function markdown(all: readonly StoreRun[], s: Settings, env: Environment): string {
+export function markdown(all: readonly StoreRun[], fixed: readonly StoreRun[], s: Settings, env: Environment): string {
   const runs = representatives(all);
   const lines: string[] = [];
   lines.push(
@@ -136,8 +121,8 @@ export function markdown(all: readonly StoreRun[], s: Settings, env: Environment
   );
   lines.push('');
   lines.push(
-    `Settings: ${s.workers} workers (node:cluster, round-robin), autocannon in the benchmark process on the same ${env.cpuCount} CPUs; ` +
-      `${s.connections} connections, pipelining ${s.pipelining}; per store ${s.warmup} s warm-up then ${s.duration} s measured, stores one after another` +
+    `Settings: ${s.workers} workers (node:cluster, round-robin), autocannon in a child process of its own on the same ${env.cpuCount} CPUs; ` +
+      `${s.connections} connections, pipelining ${s.pipelining}; per store ${s.warmup} s warm-up then ${s.duration} s measured, stores one after another in fresh workers` +
       `${s.rounds > 1 ? ` in ${s.rounds} rounds (order reversed every other round; each row is the store's median round by req/s)` : ''}; ` +
       `${s.sessions === 1 ? 'one logged-in session (one cookie) for every connection' : `${s.sessions} logged-in sessions, connection i on session i mod ${s.sessions}`}; ` +
       `each connection cycles ${s.reads} GET /read + 1 POST /write (${((100 * s.reads) / (s.reads + 1)).toFixed(0)}/${(100 / (s.reads + 1)).toFixed(0)}). ` +
@@ -145,6 +130,8 @@ export function markdown(all: readonly StoreRun[], s: Settings, env: Environment
         .map(([k, v]) => `${k}@${v}`)
         .join(', ')}.`,
   );
+  lines.push('');
+  lines.push('As fast as it goes (50 connections, each sending its next request when the last is answered):');
   lines.push('');
   const perRound = s.rounds > 1;
   lines.push(`| store | req/s | p50 ms | p99 ms | read p50 / p99 ms | write p50 / p99 ms | writes | errors | non-2xx |${perRound ? ' req/s by round |' : ''}`);
@@ -160,42 +147,62 @@ export function markdown(all: readonly StoreRun[], s: Settings, env: Environment
   for (const r of runs) {
     const l = r.load;
     if (!l) {
-      lines.push(`| ${STORE_LABELS[r.kind]} | failed: ${(r.error ?? 'unknown error').split('\n')[0].replace(/\|/g, '\\|').slice(0, 160)} | | | | | | | |${byRound(r.kind)}`);
+      lines.push(`| ${STORE_LABELS[r.kind]} | failed: ${cell(r.error ?? 'unknown error')} | | | | | | | |${byRound(r.kind)}`);
       continue;
     }
     const writes = l.responses ? `${((100 * l.writeCount) / l.responses).toFixed(1)}%` : 'n/a';
     lines.push(
-      `| ${STORE_LABELS[r.kind]} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${pair(l.read)} | ${pair(l.write)} | ${writes} | ${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} |${byRound(r.kind)}`,
+      `| ${STORE_LABELS[r.kind]}${dagger(r)} | ${int(l.reqPerSec)} | ${ms(l.latency.p50)} | ${ms(l.latency.p99)} | ${pair(l.read)} | ${pair(l.write)} | ${writes} | ${int(l.errors)}${l.timeouts ? ` (${l.timeouts} timeouts)` : ''} | ${int(l.non2xx)} |${byRound(r.kind)}`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `CPU time of each process over the same measured phase${perRound ? 's' : ''} (utime + stime from \`/proc/<pid>/stat\`, read at its start and end; clock ticks of ${(1000 / CLOCK.ticksPerSecond).toFixed(0)} ms, ${CLOCK.ticksPerSecond}/s from ${CLOCK.source}), ` +
+      'per response the load generator received. "Store side" is workers + cluster primary + redis-server (for the stores on Redis); the load generator is shown apart and is not in it. ' +
+        `"Cores busy" is the CPU time of all these processes over the wall time (of ${env.cpuCount}); "other load" is what the rest of the machine used meanwhile (\`/proc/stat\`), in cores. A store is measured again, up to three times, while other load is over ${DISTURBED} cores, and the least disturbed measurement is kept; † marks one still over it:`,
+  );
+  lines.push('');
+  lines.push(
+    '| store | responses | CPU ms: workers | primary | redis-server | load generator | µs / response: workers | primary | redis-server | **store side** | load generator | all processes | cores busy | other load |',
+  );
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of runs) {
+    const c = r.cpu;
+    const l = r.load;
+    if (!c || !l) continue;
+    const msOf = (us: number | undefined): string => (us === undefined ? '-' : int(us / 1000));
+    const per = (us: number | undefined): string => (us === undefined ? '-' : int(perResponse(us, l)));
+    const side = storeSideMicros(c);
+    lines.push(
+      `| ${STORE_LABELS[r.kind]}${dagger(r)} | ${int(l.responses)} | ${msOf(workersMicros(c))} (${c.workers.map((w) => int(w / 1000)).join(' + ')}) | ${msOf(c.primary)} | ${msOf(c.redis)} | ${msOf(c.loader)} | ` +
+        `${per(workersMicros(c))} | ${per(c.primary)} | ${per(c.redis)} | **${per(side)}** | ${per(c.loader)} | ${per(side + c.loader)} | ${coresBusy(c).toFixed(2)} | ${otherCell(r)} |`,
     );
   }
   lines.push('');
   lines.push(`What the workers saw in the measured phase${perRound ? ' of the same rounds' : ''} (counted in the workers; store calls are express-session's calls to the store):`);
   lines.push('');
-  lines.push(
-    '| store | requests served | per worker | store.get / req | store.touch / req | store.set / req | worker CPU µs / req | redis-server CPU µs / req | worker event-loop busy | benchmark process CPU µs / req | worker errors |',
-  );
-  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push('| store | requests served | per worker | store.get / req | store.touch / req | store.set / req | worker event-loop busy | worker errors |');
+  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |');
   for (const r of runs) {
     if (!r.workers) continue;
     const total = r.workers.reduce((n, w) => n + served(w), 0);
     const c = sumCalls(r.workers);
     const per = (n: number): string => (total ? (n / total).toFixed(2) : 'n/a');
     const errs = r.workers.flatMap((w) => w.errors);
-    const cpu = r.workers.reduce((n, w) => n + w.cpuMicros, 0);
     lines.push(
       `| ${STORE_LABELS[r.kind]} | ${int(total)} | ${r.workers.map((w) => int(served(w))).join(' + ')} | ${per(c.get)} | ${per(c.touch)} | ${per(c.set)} | ` +
-        `${total ? int(cpu / total) : 'n/a'} | ${total && r.serverCpuMicros !== undefined ? int(r.serverCpuMicros / total) : '-'} | ${r.workers.map((w) => `${(100 * w.elu).toFixed(0)}%`).join(', ')} | ${total && r.primaryCpuMicros !== undefined ? int(r.primaryCpuMicros / total) : 'n/a'} | ` +
-        `${errs.length ? errs[0].replace(/\|/g, '\\|').slice(0, 120) : 'none'} |`,
+        `${r.workers.map((w) => `${(100 * w.elu).toFixed(0)}%`).join(', ')} | ${errs.length ? cell(errs[0], 120) : 'none'} |`,
     );
   }
   lines.push('');
+  lines.push(...fixedRateSection(fixed, s));
   lines.push('Stores:');
   lines.push('');
-  for (const r of runs) lines.push(`- **${STORE_LABELS[r.kind]}**: ${r.detail}`);
+  for (const r of runs) lines.push(`- **${STORE_LABELS[r.kind]}**: ${r.detail || `failed before it started: ${cell(r.error ?? 'unknown error', 400)}`}`);
   lines.push('');
-  lines.push('Targets (req/s ratios, printed, not enforced):');
+  lines.push(TARGETS_HEADING);
   lines.push('');
-  lines.push(...targetLines(all));
+  lines.push(...targetLines(all, fixed));
   return lines.join('\n');
 }
 

@@ -1,5 +1,5 @@
 /**
- * An HTTP worker of the benchmark: express 5 + express-session 1.x on one of three stores, chosen
+ * An HTTP worker of the benchmark: express 5 + express-session 1.x on one of the stores, chosen
  * by the primary through the environment. Routes:
  *
  *   POST /login   regenerates the session and stores a logged-in user's data (as a login would)
@@ -90,7 +90,10 @@ function profiler(dir: string | undefined, kind: StoreKind): { start(): void; st
 
 async function makeStore(kind: StoreKind): Promise<{ store: session.Store; close: () => Promise<void> }> {
   switch (kind) {
-    case 'sessmap': {
+    case 'sessmap':
+    case 'sessmap-redis': {
+      // The same code for both: the backend (mmap file or Redis) is what the primary's
+      // setupPrimary chose, handed to the workers through the environment.
       const { SessmapStore } = await import('../../src/adapters/express-session.js');
       const store = new SessmapStore();
       const sessions = await store.ready;
