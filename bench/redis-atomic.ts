@@ -20,7 +20,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { openSessionStore, type SessionStore } from '../src/index.js';
-import { findRedisServer, procCpuMicros, redisMissingMessage, startRedis } from './http/redis.js';
+import { procCpuMicros } from './http/cpu.js';
+import { findRedisServer, redisMissingMessage, startRedis } from './http/redis.js';
 
 const N = Number(process.env.N ?? 2000);
 const C = Number(process.env.C ?? 16);
