@@ -28,7 +28,7 @@ import { KeyScheme } from './keys.js';
 import { countSessions, clearAll, listSessions } from './listing.js';
 import type { NormalisedRedisOptions } from './options.js';
 import { HostRelay } from './relay.js';
-import { CAS, INDEX_ADD, INDEX_LIST, PUT, READ, REMOVE, TOUCH } from './scripts.js';
+import { CAS, INDEX_ADD, INDEX_LIST, PUT, READ, READ_FIELDS, REMOVE, TOUCH } from './scripts.js';
 import { startSweep, sweepOnce } from './sweeper.js';
 
 /** How long a hashed session key outlives its deadline, for the sweep to report whose it was. */
@@ -193,6 +193,16 @@ export class RedisBackend implements SessionBackend {
   async #read(id: string, now: number): Promise<{ session: StoredSession; expiresAt: number } | undefined> {
     await this.#open();
     const { token, keys } = this.#keysOf(id);
+    if (!this.keys.plain) {
+      // One HMGET: the session's fields and its deadline; past it, the sweep is about to report it.
+      const f = (await this.link.send(keys[0], ['HMGET', keys[0]!, ...READ_FIELDS])) as Reply;
+      const e = num(f[6]);
+      if (f[4] === null || e === undefined || e <= now) return undefined;
+      const s: StoredSession = { d: decode(f[0]), c: num(f[1])!, a: num(f[2])!, i: num(f[3])!, v: num(f[4])! };
+      const u = str(f[5]);
+      if (u !== undefined) s.u = u;
+      return { session: s, expiresAt: e };
+    }
     const r = (await this.link.script(READ, keys, [now, token])) as Reply | null;
     if (r === null) return undefined;
     if (r[0] === 's') {

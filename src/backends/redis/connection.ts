@@ -1,8 +1,8 @@
 /**
  * The link to Redis or Redis Cluster: node-redis loaded with import() (an optional peer), the
- * client made (or the app's own wrapped), and every call bounded. Each call settles within
- * `commandTimeout` (node-redis's own per-command timeout, and a timer of ours around it for
- * clients the app made): with the reply, or with SESSMAP_ERR_BACKEND_UNAVAILABLE. Nothing waits
+ * client made (or the app's own used), and every call bounded. Each call settles within
+ * `commandTimeout` plus at most 50 ms (one timer of the link's, for every call): with the reply,
+ * or with SESSMAP_ERR_BACKEND_UNAVAILABLE. Nothing waits
  * for a connection that is down: the offline queue is off, the queue of commands in flight is
  * bounded, and after a call timed out (a hung server: SIGSTOP, a full network buffer) the link
  * is down and calls fail at once until a probe (PING, every 200 ms) gets an answer.
@@ -22,7 +22,6 @@ interface NodeRedis {
   quit?(): Promise<unknown>;
   on(event: string, l: (...a: unknown[]) => void): unknown;
   off(event: string, l: (...a: unknown[]) => void): unknown;
-  withCommandOptions?(o: { timeout: number }): NodeRedis;
   subscribe(channel: string | string[], listener: (message: string, channel: string) => void): Promise<void>;
   readonly isReady?: boolean;
   readonly masters?: Array<{ host: string; port: number }>;
@@ -34,8 +33,15 @@ type RedisModule = { createClient(o: object): NodeRedis; createCluster(o: object
 /** The queue of commands sent and waiting, at most (then calls fail at once). */
 const MAX_IN_FLIGHT = 10_000;
 const PROBE_MS = 200;
-/** How long after the timeout our own timer gives node-redis to settle a call first. */
-const TIMER_SLACK_MS = 50;
+/** The bound's slack past commandTimeout: a call fails within commandTimeout + TIMER_SLACK_MS + TICK_MS. */
+const TIMER_SLACK_MS = 25;
+const TICK_MS = 25;
+
+/** A call waiting for its reply, and how it fails when its bound passes first. */
+interface Pending {
+  readonly at: number;
+  readonly reject: (err: Error) => void;
+}
 
 export async function loadRedis(): Promise<RedisModule> {
   try {
@@ -71,7 +77,9 @@ export class RedisLink {
   readonly #own: boolean;
   readonly #base: NodeRedis;
   readonly #r: NodeRedis;
-  #inFlight = 0;
+  /** Calls waiting for a reply, in order of their bound. */
+  readonly #pending = new Set<Pending>();
+  #wheel: NodeJS.Timeout | undefined;
   #up = true;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
@@ -86,7 +94,6 @@ export class RedisLink {
     const common = {
       disableOfflineQueue: true,
       commandsQueueMaxLength: MAX_IN_FLIGHT,
-      commandOptions: { timeout: t },
       socket: { connectTimeout: t, reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 1000) },
     };
     if (o.client !== undefined) {
@@ -102,7 +109,7 @@ export class RedisLink {
       this.cluster = false;
       this.#base = mod.createClient({ url: o.url, ...common });
     }
-    this.#r = typeof this.#base.withCommandOptions === 'function' ? this.#base.withCommandOptions({ timeout: t }) : this.#base;
+    this.#r = this.#base;
     this.#base.on('error', this.#onError);
     this.#base.on('ready', this.#onReady);
   }
@@ -153,27 +160,47 @@ export class RedisLink {
     }
   }
 
-  /** Runs `fn` on node-redis with the bound, the in-flight cap and the breaker; maps its errors. */
-  async #call(fn: () => Promise<unknown>): Promise<unknown> {
-    if (this.#closed) throw sessmapError('SESSMAP_ERR_CLOSED', 'the Redis session backend was closed');
-    if (!this.#up && this.#probe !== undefined) throw this.#unavailable(new Error('Redis did not answer in time; waiting for it to answer a probe'));
-    if (this.#inFlight >= MAX_IN_FLIGHT) throw this.#unavailable(new Error(`${MAX_IN_FLIGHT} commands are waiting for Redis`));
-    this.#inFlight++;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const bound = this.#o.commandTimeout + TIMER_SLACK_MS;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error(`no reply from Redis within ${this.#o.commandTimeout} ms`), { timedOut: true })), bound);
-      });
-      const reply = await Promise.race([fn(), timeout]);
-      if (!this.#up) this.#upAgain();
-      return reply;
-    } catch (err) {
-      throw this.#failed(err as Error);
-    } finally {
-      clearTimeout(timer);
-      this.#inFlight--;
-    }
+  /**
+   * Runs `fn` on node-redis with the bound, the in-flight cap and the breaker; maps its errors.
+   * The bound is one timer for all calls (see #sweep), not one per call: a timer and an
+   * AbortSignal per command cost more CPU than the command itself does here.
+   */
+  #call(fn: () => Promise<unknown>): Promise<unknown> {
+    if (this.#closed) return Promise.reject(sessmapError('SESSMAP_ERR_CLOSED', 'the Redis session backend was closed'));
+    if (!this.#up && this.#probe !== undefined) return Promise.reject(this.#unavailable(new Error('Redis did not answer in time; waiting for it to answer a probe')));
+    if (this.#pending.size >= MAX_IN_FLIGHT) return Promise.reject(this.#unavailable(new Error(`${MAX_IN_FLIGHT} commands are waiting for Redis`)));
+    return new Promise((resolve, reject) => {
+      const call: Pending = { at: Date.now() + this.#o.commandTimeout + TIMER_SLACK_MS, reject };
+      this.#pending.add(call);
+      if (this.#wheel === undefined) this.#startWheel();
+      fn().then(
+        (reply) => {
+          if (!this.#pending.delete(call)) return;
+          if (!this.#up) this.#upAgain();
+          resolve(reply);
+        },
+        (err: unknown) => {
+          if (this.#pending.delete(call)) reject(this.#failed(err as Error));
+        },
+      );
+    });
+  }
+
+  /** Fails the calls past their bound, every TICK_MS while any is pending (calls are in order of their bound). */
+  #startWheel(): void {
+    this.#wheel = setInterval(() => {
+      const now = Date.now();
+      for (const call of this.#pending) {
+        if (call.at > now) break;
+        this.#pending.delete(call);
+        call.reject(this.#failed(Object.assign(new Error(`no reply from Redis within ${this.#o.commandTimeout} ms`), { timedOut: true })));
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#wheel);
+        this.#wheel = undefined;
+      }
+    }, TICK_MS);
+    this.#wheel.unref();
   }
 
   #failed(err: Error): Error {
@@ -253,6 +280,9 @@ export class RedisLink {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#probe !== undefined) clearTimeout(this.#probe);
+    if (this.#wheel !== undefined) clearInterval(this.#wheel);
+    for (const call of this.#pending) call.reject(sessmapError('SESSMAP_ERR_CLOSED', 'the Redis session backend was closed'));
+    this.#pending.clear();
     this.#base.off('error', this.#onError);
     this.#base.off('ready', this.#onReady);
     const end = async (c: NodeRedis): Promise<void> => {

@@ -5,7 +5,8 @@
  *
  * Keys: KEYS[1] the session, KEYS[2] its bucket's deadline index (hashed keys; absent when plain).
  * A session is live when its key exists and its deadline (the index's score; plain: now + PTTL)
- * is after `now` (plain keys keep it in the hash too, as `e`). With hashed keys the key itself lives `grace` ms past the deadline, so the
+ * is after `now`. The hash keeps the deadline too, as `e`, so that a read of a hashed key is one
+ * plain HMGET (no script: what a read costs Redis is what a GET costs). With hashed keys the key itself lives `grace` ms past the deadline, so the
  * sweep that reports the expiry still finds who it belonged to; until then nothing reads it.
  * Times are the caller's clock (ms since the epoch); TTLs are set relative to it (PEXPIRE), so a
  * skew between host and server clocks shifts nothing.
@@ -51,18 +52,21 @@ local function clear_due()
   return u
 end
 local function store(d, c, a, i, v, u, e, grace, had_user)
-  redis.call('HSET', k, 'd', d, 'c', c, 'a', a, 'i', i, 'v', v)
+  redis.call('HSET', k, 'd', d, 'c', c, 'a', a, 'i', i, 'v', v, 'e', e)
   if u then redis.call('HSET', k, 'u', u) elseif had_user then redis.call('HDEL', k, 'u') end
   if dz then
     redis.call('ZADD', dz, e, tok)
     redis.call('PEXPIRE', k, math.max(1, e - now + grace))
   else
-    redis.call('HSET', k, 'e', e)
     redis.call('PEXPIRE', k, math.max(1, e - now))
   end
 end`;
 
-/** ARGV: now, tok. Reply: nil, {'s', json, deadline} (connect-redis's string) or {'h', d, c, a, i, v, u, deadline}. */
+/**
+ * The read of a plain key, which may hold connect-redis's JSON string (hashed keys are read with
+ * HMGET: see {@link READ_FIELDS}). ARGV: now, tok. Reply: nil, {'s', json, deadline} or
+ * {'h', d, c, a, i, v, u, deadline}.
+ */
 export const READ = script('read', `
 local e = deadline()
 if not e or e <= now then return false end
@@ -161,6 +165,7 @@ local e = tonumber(ARGV[3])
 if math.abs(e0 - e) <= tonumber(ARGV[4]) then return 1 end
 if dz then
   redis.call('ZADD', dz, 'XX', e, tok)
+  redis.call('HSET', k, 'e', e)
   redis.call('PEXPIRE', k, math.max(1, e - now + tonumber(ARGV[5])))
 else
   if not legacy() then redis.call('HSET', k, 'e', e) end
@@ -233,5 +238,8 @@ for n = 1, #live, 2 do
   end
 end
 return out`);
+
+/** The fields a read of a hashed key takes with HMGET, in this order (the deadline `e` last). */
+export const READ_FIELDS = ['d', 'c', 'a', 'i', 'v', 'u', 'e'] as const;
 
 export const SCRIPTS = [READ, PUT, CAS, TOUCH, REMOVE, INDEX_ADD, INDEX_LIST, SWEEP, LIST_BUCKET] as const;
