@@ -81,10 +81,16 @@ export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendCo
   });
   // Ready when the secret is known and this host hears the others (its subscriptions are made),
   // or, when Redis does not answer, after twice commandTimeout: the backend goes on trying, and
-  // its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE meanwhile.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([started.catch(() => {}), new Promise((r) => (timer = setTimeout(r, o.commandTimeout * 2)))]);
-  clearTimeout(timer);
+  // its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE meanwhile. A host that opened before it
+  // heard the others would miss their first events and Redis's first keyspace notifications.
+  const within = async (p: Promise<unknown>, ms: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([p.then(() => true, () => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    return done;
+  };
+  // Redis answered: the subscriptions follow at once (on a busy machine, give them the time).
+  if (await within(keys, o.commandTimeout * 2)) await within(started, Math.max(5000, o.commandTimeout * 5));
   return backend;
 }
 

@@ -23,12 +23,13 @@ const PRELUDE = `
 local k, dz = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local tok = ARGV[2]
--- The session's deadline, or nil when there is no session under k.
+-- The session's deadline, or nil when there is no session under k. Hashed keys keep it in the
+-- hash (field e); plain keys too, but connect-redis strings have only their TTL.
 local function deadline()
   if dz then
-    local s = redis.call('ZSCORE', dz, tok)
-    if not s or redis.call('EXISTS', k) == 0 then return nil end
-    return tonumber(s)
+    local e = redis.call('HGET', k, 'e')
+    if not e then return nil end
+    return tonumber(e)
   end
   local t = redis.call('PTTL', k)
   if t == -2 then return nil end
@@ -44,12 +45,23 @@ local function legacy()
   return (not dz) and redis.call('TYPE', k).ok == 'string'
 end
 -- Removes a session past its deadline that the sweep has not reported; returns its user.
-local function clear_due()
-  local u = false
-  if not legacy() then u = redis.call('HGET', k, 'u') end
+local function clear_due(u)
   redis.call('DEL', k)
   if dz then redis.call('ZREM', dz, tok) end
-  return u
+  return u or false
+end
+-- The stored session fields, or nil; e its deadline, due when that has passed.
+local function current()
+  if (not dz) and legacy() then
+    local e = deadline()
+    if not e then return nil end
+    local abs = tonumber(ARGV[6])
+    return { legacy = true, c = now, a = (abs and abs > 0) and (now + abs) or 0, v = 0, e = e, due = e <= now }
+  end
+  local f = redis.call('HMGET', k, 'c', 'a', 'i', 'v', 'u', 'e')
+  if not f[4] then return nil end
+  local e = tonumber(f[6]) or deadline()
+  return { c = tonumber(f[1]), a = tonumber(f[2]), i = tonumber(f[3]), v = tonumber(f[4]), u = f[5], e = e, due = e <= now }
 end
 local function store(d, c, a, i, v, u, e, grace, had_user)
   redis.call('HSET', k, 'd', d, 'c', c, 'a', a, 'i', i, 'v', v, 'e', e)
@@ -82,18 +94,12 @@ return {'h', f[1], f[2], f[3], f[4], f[5], f[6], e}`);
  * due, due user, due deadline} or an error reply SESSMAP_NEW_TAKEN / SESSMAP_GONE / SESSMAP_VERSION <v>.
  */
 export const PUT = script('put', `
-local e0 = deadline()
+local st = current()
 local cur = nil
 local had_user = false
-if e0 and e0 > now then
-  if legacy() then
-    local abs = tonumber(ARGV[6])
-    cur = { c = now, a = (abs > 0) and (now + abs) or 0, v = 0 }
-  else
-    local f = redis.call('HMGET', k, 'c', 'a', 'i', 'v', 'u')
-    cur = { c = tonumber(f[1]), a = tonumber(f[2]), i = tonumber(f[3]), v = tonumber(f[4]), u = f[5] }
-    had_user = f[5] and true or false
-  end
+if st and not st.due then
+  cur = st
+  had_user = st.u and true or false
 end
 if ARGV[9] == '1' and cur then return redis.error_reply('SESSMAP_NEW_TAKEN') end
 if ARGV[10] == '1' and not cur then return redis.error_reply('SESSMAP_GONE') end
@@ -101,8 +107,8 @@ if ARGV[11] ~= '' and ((not cur) or cur.v ~= tonumber(ARGV[11])) then
   return redis.error_reply('SESSMAP_VERSION ' .. (cur and tostring(cur.v) or 'none'))
 end
 local due, due_u = 0, false
-if e0 and e0 <= now then due = 1; due_u = clear_due() end
-if cur and cur.v == 0 then redis.call('DEL', k) end
+if st and st.due then due = 1; due_u = clear_due(st.u) end
+if cur and cur.legacy then redis.call('DEL', k) end
 local u
 if ARGV[7] == 'clear' then u = false
 elseif ARGV[7] == 'set' then u = ARGV[8]
@@ -117,7 +123,7 @@ local v = (cur and cur.v or 0) + 1
 local e = now + i
 if a > 0 and a < e then e = a end
 store(ARGV[3], c, a, i, v, u, e, tonumber(ARGV[12]), had_user)
-return {cur and 1 or 0, cur and cur.u or false, cur and cur.v or false, v, c, a, i, u, e, due, due_u, e0 or false}`);
+return {cur and 1 or 0, cur and cur.u or false, cur and cur.v or false, v, c, a, i, u, e, due, due_u, st and st.e or false}`);
 
 /**
  * Compare-and-set after a read (updateSession's callback runs in the caller). ARGV: now, tok,
@@ -126,36 +132,28 @@ return {cur and 1 or 0, cur and cur.u or false, cur and cur.v or false, v, c, a,
  * when the session changed since the read.
  */
 export const CAS = script('cas', `
-local e0 = deadline()
-local live = e0 and e0 > now
-local curv = false
-local had_user = false
-if live then
-  if legacy() then curv = 0
-  else
-    local f = redis.call('HMGET', k, 'v', 'u')
-    curv = tonumber(f[1])
-    had_user = f[2] and true or false
-  end
-end
+local st = current()
+local live = st and not st.due
+local curv = live and st.v or false
+local had_user = live and st.u and true or false
 if ARGV[3] == '' then
   if live then return {0, curv} end
 elseif (not live) or curv ~= tonumber(ARGV[3]) then
   return {0, curv}
 end
 local due, due_u = 0, false
-if e0 and not live then due = 1; due_u = clear_due() end
+if st and st.due then due = 1; due_u = clear_due(st.u) end
 if ARGV[4] == 'del' then
   if live then
     redis.call('DEL', k)
     if dz then redis.call('ZREM', dz, tok) end
   end
-  return {1, due, due_u, e0 or false}
+  return {1, due, due_u, st and st.e or false}
 end
-if curv == 0 then redis.call('DEL', k) end
+if live and st.legacy then redis.call('DEL', k) end
 local u = ARGV[10] ~= '' and ARGV[10] or false
 store(ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], u, tonumber(ARGV[11]), tonumber(ARGV[12]), had_user)
-return {1, due, due_u, e0 or false}`);
+return {1, due, due_u, st and st.e or false}`);
 
 /** Moves a live session's deadline (never rewrites it, never revives it). ARGV: now, tok, deadline, slack, grace. Reply: 1 or 0. */
 export const TOUCH = script('touch', `
@@ -175,13 +173,11 @@ return 1`);
 
 /** Destroys a live session. ARGV: now, tok. Reply: nil (none, or past its deadline: the sweep reports it) or {1, user}. */
 export const REMOVE = script('remove', `
-local e0 = deadline()
-if not e0 or e0 <= now then return false end
-local u = false
-if not legacy() then u = redis.call('HGET', k, 'u') end
+local st = current()
+if not st or st.due then return false end
 redis.call('DEL', k)
 if dz then redis.call('ZREM', dz, tok) end
-return {1, u}`);
+return {1, st.u or false}`);
 
 /**
  * The per-user index (KEYS[1]): ARGV now, member, score. Drops members past their absolute
@@ -202,25 +198,32 @@ redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[1])
 return redis.call('ZRANGE', k, 0, -1)`);
 
 /**
- * The sweep of one bucket (KEYS[1] its deadline index). ARGV: now, '', limit, the bucket's
- * session key prefix. Removes the sessions past their deadline and their index entries (also
- * entries whose session Redis evicted or expired by itself). Reply: flat {token, deadline,
- * absolute deadline, user} per session removed here.
+ * The sweep of buckets (KEYS: their deadline indexes; one per call on Redis Cluster, where a
+ * script's keys share a slot; all 256 in one call on a single server). ARGV: now, '', limit per
+ * bucket, the session key prefix up to the bucket (P + 's:{'). Removes the sessions past their
+ * deadline and their index entries (also entries whose session Redis evicted or expired by
+ * itself). Reply: {full, then flat {token, deadline, absolute deadline, user} per session
+ * removed}; full = 1 when a bucket had more due than the limit (the caller sweeps again).
  */
 export const SWEEP = script('sweep', `
-local due = redis.call('ZRANGEBYSCORE', k, '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for n = 1, #due, 2 do
-  local t, score = due[n], due[n + 1]
-  local key = ARGV[4] .. t
-  redis.call('ZREM', k, t)
-  local f = redis.call('HMGET', key, 'a', 'u', 'v')
-  if f[3] then
-    redis.call('DEL', key)
-    out[#out + 1] = t
-    out[#out + 1] = score
-    out[#out + 1] = f[1]
-    out[#out + 1] = f[2]
+local limit = tonumber(ARGV[3])
+local out = {0}
+for _, dk in ipairs(KEYS) do
+  local due = redis.call('ZRANGEBYSCORE', dk, '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, limit)
+  if #due >= 2 * limit then out[1] = 1 end
+  local base = ARGV[4] .. string.sub(dk, -3, -2) .. '}:'
+  for n = 1, #due, 2 do
+    local t, score = due[n], due[n + 1]
+    local key = base .. t
+    redis.call('ZREM', dk, t)
+    local f = redis.call('HMGET', key, 'a', 'u', 'v')
+    if f[3] then
+      redis.call('DEL', key)
+      out[#out + 1] = t
+      out[#out + 1] = score
+      out[#out + 1] = f[1]
+      out[#out + 1] = f[2]
+    end
   end
 end
 return out`);

@@ -8,11 +8,11 @@
  * Redis reclaims it only when no host swept for that long.
  *
  * The bound: a session is reported within one interval (plus the sweep's own time) of its
- * deadline. A sweep that finds a full batch in a bucket sweeps that bucket again at once.
+ * deadline. A sweep that finds a full batch in a bucket sweeps again at once.
  */
 import type { BackendChange } from '../../sessions/backend.js';
 import type { RedisLink } from './connection.js';
-import { BUCKETS, type KeyScheme } from './keys.js';
+import type { KeyScheme } from './keys.js';
 import { SWEEP } from './scripts.js';
 
 const BATCH = 500;
@@ -25,28 +25,36 @@ interface Sweepable {
   indexRemove(userId: string, id: string): Promise<void>;
 }
 
-/** Sweeps every bucket once; returns how many sessions it removed. */
+/**
+ * Sweeps every bucket once; returns how many sessions it removed. On a single server one script
+ * call sweeps all 256 buckets; on Redis Cluster one call per bucket (its own slot), 16 at a time.
+ */
 export async function sweepOnce(b: Sweepable, now: number, report: (c: BackendChange) => void): Promise<number> {
   let removed = 0;
+  const base = b.keys.bucketSessionPrefix('').slice(0, -2);
+  const sweep = async (keys: string[]): Promise<void> => {
+    for (;;) {
+      const r = (await b.link.script(SWEEP, keys, [now, '', BATCH, base])) as Array<string | number | null>;
+      for (let j = 1; j + 3 < r.length; j += 4) {
+        const token = String(r[j]);
+        const handle = b.keys.handleOf(token);
+        const a = Number(r[j + 2] ?? 0);
+        const u = r[j + 3] === null || r[j + 3] === undefined ? undefined : String(r[j + 3]);
+        removed++;
+        report({ id: handle, reason: 'expired', expiresAt: Number(r[j + 1]), session: { a, ...(u !== undefined ? { u } : {}) } });
+        if (u !== undefined) void b.indexRemove(u, handle).catch(() => {});
+      }
+      if (Number(r[0]) !== 1) break;
+    }
+  };
+  const all = b.keys.deadlineKeys();
+  if (!b.link.cluster) {
+    await sweep(all);
+    return removed;
+  }
   let next = 0;
   const lane = async (): Promise<void> => {
-    for (let i = next++; i < BUCKETS; i = next++) {
-      const bucket = i.toString(16).padStart(2, '0');
-      const dz = b.keys.deadlineKey(bucket);
-      for (;;) {
-        const r = (await b.link.script(SWEEP, [dz], [now, '', BATCH, b.keys.bucketSessionPrefix(bucket)])) as Array<string | number | null>;
-        for (let j = 0; j + 3 < r.length; j += 4) {
-          const token = String(r[j]);
-          const handle = b.keys.handleOf(token);
-          const a = Number(r[j + 2] ?? 0);
-          const u = r[j + 3] === null || r[j + 3] === undefined ? undefined : String(r[j + 3]);
-          removed++;
-          report({ id: handle, reason: 'expired', expiresAt: Number(r[j + 1]), session: { a, ...(u !== undefined ? { u } : {}) } });
-          if (u !== undefined) void b.indexRemove(u, handle).catch(() => {});
-        }
-        if (r.length < BATCH * 4) break;
-      }
-    }
+    for (let i = next++; i < all.length; i = next++) await sweep([all[i]!]);
   };
   await Promise.all(Array.from({ length: LANES }, lane));
   return removed;
