@@ -140,6 +140,17 @@ export class SessmapStore extends TypedStore {
   override touch(sid: string, sess: session.SessionData): Promise<void>;
   override touch(sid: string, sess: session.SessionData, cb: StoreCallback | undefined): void;
   override touch(sid: string, sess: session.SessionData, cb?: StoreCallback): Promise<void> | void {
+    // A touch the store knows is done (the session was just read, its deadline within the slack):
+    // the callback at once, so that express-session writes the response in one piece (one write
+    // to the socket instead of its head now and its last byte after the callback).
+    const store = this.#store as (SessionStore & { touchIsCurrent?(id: string, ttl: number): boolean }) | undefined;
+    if (cb !== undefined && typeof store?.touchIsCurrent === 'function' && isValidSessionId(sid)) {
+      const ttl = ttlFromCookie(sess.cookie, this.#defaultTtl);
+      if (ttl !== undefined && ttl > 0 && store.touchIsCurrent(sid, ttl)) {
+        cb();
+        return;
+      }
+    }
     return this.#run(async (s) => {
       const ttl = ttlFromCookie(sess.cookie, this.#defaultTtl);
       if (ttl !== undefined && ttl <= 0) await s.destroySession(sid);
@@ -190,8 +201,9 @@ export class SessmapStore extends TypedStore {
   /**
    * Runs `op` on the store once it is ready. With a callback, it is called once, outside any try,
    * from setImmediate (as MemoryStore does: with process.nextTick the request's whole remaining
-   * work ran ahead of pending I/O, which cost ~15% throughput over HTTP). Without one, the
-   * promise is returned.
+   * work ran ahead of pending I/O, which cost ~15% throughput over HTTP), or, for a store whose
+   * results come from the network (Redis), from process.nextTick: they arrive from I/O already.
+   * Without one, the promise is returned.
    */
   #run<T>(op: (s: SessionStore<StoreData>) => Promise<T>, cb: StoreCallback<T> | undefined): Promise<T> | void {
     const p = this.#store !== undefined ? op(this.#store) : this.ready.then(op);
@@ -201,9 +213,11 @@ export class SessmapStore extends TypedStore {
       p.catch((err: unknown) => this.#report(err));
       return p;
     }
+    // A result that came from the network is handed on now (next tick, still outside the promise).
+    const later = (this.#store as { remote?: boolean } | undefined)?.remote === true ? process.nextTick : setImmediate;
     p.then(
-      (v) => setImmediate(() => cb(null, v)),
-      (err: unknown) => setImmediate(() => cb(err)),
+      (v) => later(() => cb(null, v)),
+      (err: unknown) => later(() => cb(err)),
     );
   }
 

@@ -49,6 +49,9 @@ export function deferBackend<B extends SessionBackend>(opening: Promise<B>): Def
       return b.handle === undefined ? id : b.handle(id);
     },
     isHandle: (id: string) => open?.isHandle?.(id) === true,
+    get remote(): boolean {
+      return open?.remote === true;
+    },
     share<K extends keyof SessionEvents>(name: K, args: SessionEvents[K]): void {
       open?.share?.(name, args);
     },

@@ -120,6 +120,11 @@ export interface SessionBackend {
   /** What listings and the feed call the session with this id (its handle; the id itself by default). */
   handle?(id: string): string;
   /**
+   * Whether the backend's calls wait for a network reply (Redis): their results arrive from I/O
+   * already, and a callback adapter hands them on at once rather than after a turn of the loop.
+   */
+  readonly remote?: boolean;
+  /**
    * Whether `id` is a handle this backend gives in listings rather than a session id. The service
    * takes handles in destroySession and its own listings only: a read, write or touch by handle
    * finds nothing and writes nothing, so a handle is never a way into a session.

@@ -65,6 +65,11 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     return this.#backend.sid(id);
   }
 
+  /** Whether the backend's calls wait for the network (see SessionBackend.remote). */
+  get remote(): boolean {
+    return this.#backend.remote === true;
+  }
+
   handleOf(id: string): string {
     checkSessionId(id);
     return this.#backend.handle?.(id) ?? id;
@@ -163,6 +168,22 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     if (before === undefined) this.#emit('created', this.ref(id, s.u));
     else this.#emit('updated', { ...this.ref(id, s.u), version: s.v });
     return this.#record(id, s, now, expiresAt);
+  }
+
+  /**
+   * Whether a touch of `id` to `ttl` is already done, decided without the backend: the session
+   * was seen within the slack, with a deadline within the slack of the one the touch would set
+   * (what the backend's own check would answer; touchSession returns true without a call then).
+   * For callers that can finish synchronously (the express store: express-session then writes
+   * its response in one go). False means: call touchSession.
+   */
+  touchIsCurrent(id: string, ttl: number): boolean {
+    const m = this.#memo.get(id);
+    if (m === undefined || m.t === 0 || typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) return false;
+    const now = this.#o.clock();
+    const until = expiryOf({ d: undefined, c: 0, a: m.a, i: ttl, v: 0 }, now);
+    const slack = touchSlack(ttl);
+    return until > now && now - m.t <= slack && Math.abs(m.e - until) <= slack;
   }
 
   async touchSession(id: string, options: { ttl?: number } = {}): Promise<boolean> {

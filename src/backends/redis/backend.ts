@@ -85,6 +85,7 @@ function scriptError(err: unknown): unknown {
 }
 
 export class RedisBackend implements SessionBackend {
+  readonly remote = true;
   readonly link: RedisLink;
   readonly #o: NormalisedRedisOptions;
   readonly #ctx: BackendContext;
@@ -191,11 +192,12 @@ export class RedisBackend implements SessionBackend {
   }
 
   async #read(id: string, now: number): Promise<{ session: StoredSession; expiresAt: number } | undefined> {
-    await this.#open();
-    const { token, keys } = this.#keysOf(id);
-    if (!this.keys.plain) {
+    if (this.#closed || this.#keys === undefined) await this.#open();
+    const scheme = this.#keys!;
+    if (!scheme.plain) {
       // One HMGET: the session's fields and its deadline; past it, the sweep is about to report it.
-      const f = (await this.link.send(keys[0], ['HMGET', keys[0]!, ...READ_FIELDS])) as Reply;
+      const k = scheme.sessionKey(scheme.token(id));
+      const f = (await this.link.send(k, ['HMGET', k, ...READ_FIELDS])) as Reply;
       const e = num(f[6]);
       if (f[4] === null || e === undefined || e <= now) return undefined;
       const s: StoredSession = { d: decode(f[0]), c: num(f[1])!, a: num(f[2])!, i: num(f[3])!, v: num(f[4])! };
@@ -203,6 +205,7 @@ export class RedisBackend implements SessionBackend {
       if (u !== undefined) s.u = u;
       return { session: s, expiresAt: e };
     }
+    const { token, keys } = this.#keysOf(id);
     const r = (await this.link.script(READ, keys, [now, token])) as Reply | null;
     if (r === null) return undefined;
     if (r[0] === 's') {
