@@ -16,8 +16,8 @@ import { call, hostEvents, startHost } from '../support/hosts.js';
 useChildCleanup();
 
 const TIMEOUT = 300;
-/** What "a small bound" past commandTimeout is here: the timer's slack and a busy machine's scheduling. */
-const BOUND = TIMEOUT + 250;
+/** The bound a call is held to here: commandTimeout + 50 ms is the design; the rest is a generous margin for a loaded machine's scheduling (the test proves there is a bound, not its size). */
+const BOUND = TIMEOUT + 500;
 
 interface Call {
   ok: boolean;
