@@ -23,8 +23,7 @@ import {
   type WriteSpec,
 } from '../../sessions/backend.js';
 import type { RedisLink } from './connection.js';
-import { isHandle } from './handles.js';
-import { KeyScheme } from './keys.js';
+import { KeyScheme, isHandle } from './keys.js';
 import { countSessions, clearAll, listSessions } from './listing.js';
 import type { NormalisedRedisOptions } from './options.js';
 import { HostRelay } from './relay.js';

@@ -5,4 +5,4 @@
  */
 export { RedisBackend, GRACE_MS } from './backend.js';
 export { DEFAULT_REDIS_OPTIONS, type RedisBackendOptions, type RedisClientLike, type RedisOptions } from './options.js';
-export { handleOf, isHandle } from './handles.js';
+export { handleOf, isHandle } from './keys.js';

@@ -20,9 +20,27 @@
  */
 import { createHmac } from 'node:crypto';
 import { sessmapError } from '../../errors.js';
-import { handleOf, isHandle } from './handles.js';
 
 export const BUCKETS = 256;
+
+/*
+ * Handles: what listings (`allSessions`, `sessionsOf`) give for a session on Redis with hashed
+ * keys, where the session id itself is not stored anywhere. A handle is `~` followed by the 32
+ * hex digits of the session's token; `destroySession` takes it. It is no way into a session: the
+ * service finds nothing by handle in a read, write or touch.
+ */
+const HANDLE = /^~[0-9a-f]{32}$/;
+
+/** Whether `s` is a handle (not a session id). */
+export function isHandle(s: string): boolean {
+  return s.length === 33 && HANDLE.test(s);
+}
+
+/** The handle of a session token. */
+export function handleOf(token: string): string {
+  return `~${token}`;
+}
+
 const MEMO_MAX = 10_000;
 
 export class KeyScheme {
