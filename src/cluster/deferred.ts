@@ -49,6 +49,7 @@ export function deferBackend<B extends SessionBackend>(opening: Promise<B>): Def
       return b.handle === undefined ? id : b.handle(id);
     },
     isHandle: (id: string) => open?.isHandle?.(id) === true,
+    counts: () => open?.counts?.(),
     get remote(): boolean {
       return open?.remote === true;
     },

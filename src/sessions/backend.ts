@@ -119,6 +119,8 @@ export interface SessionBackend {
   sid(id: string): string;
   /** What listings and the feed call the session with this id (its handle; the id itself by default). */
   handle?(id: string): string;
+  /** The backend's own counts in this process (the Redis near-cache's hits, misses, invalidations, flushes). */
+  counts?(): Record<string, number> | undefined;
   /**
    * Whether the backend's calls wait for a network reply (Redis): their results arrive from I/O
    * already, and a callback adapter hands them on at once rather than after a turn of the loop.

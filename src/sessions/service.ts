@@ -65,6 +65,11 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     return this.#backend.sid(id);
   }
 
+  /** The backend's own counts in this process (a Redis near-cache's hits and misses), if it keeps any. */
+  backendStats(): Record<string, number> | undefined {
+    return this.#backend.counts?.();
+  }
+
   /** Whether the backend's calls wait for the network (see SessionBackend.remote). */
   get remote(): boolean {
     return this.#backend.remote === true;

@@ -5,6 +5,9 @@
  * on plain keys expiry comes from Redis's keyspace notifications (no hook). Evictions need a
  * server at maxmemory: one with 4 MiB and volatile-lru runs the eviction case.
  */
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { openRedisBackend } from '../../src/backends/redis/driver.js';
 import { normaliseRedisOptions, type RedisOptions } from '../../src/backends/redis/options.js';
@@ -14,8 +17,10 @@ import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServ
 import { testBackend, type BackendUnderTest } from './contract.js';
 
 let n = 0;
-async function underTest(where: Pick<RedisOptions, 'url' | 'rootNodes'>, keys: 'hashed' | 'plain', overfill?: number): Promise<BackendUnderTest> {
-  const o = normaliseRedisOptions({ ...where, keys, prefix: `t${process.pid}-${++n}:` });
+async function underTest(where: Pick<RedisOptions, 'url' | 'rootNodes'>, keys: 'hashed' | 'plain', overfill?: number, near = false): Promise<BackendUnderTest> {
+  const label = `t${process.pid}-${++n}`;
+  const nearCache = near ? { path: path.join(os.tmpdir(), `sessmap-near-${label}.smap`), size: '1m' } : undefined;
+  const o = normaliseRedisOptions({ ...where, keys, prefix: `${label}:`, ...(nearCache ? { nearCache } : {}) });
   const backend: RedisBackend = await openRedisBackend(o, context('standalone'));
   const others: RedisBackend[] = [];
   return {
@@ -36,6 +41,7 @@ async function underTest(where: Pick<RedisOptions, 'url' | 'rootNodes'>, keys: '
         // closed by the test itself
       }
       for (const b of all) await b.close();
+      if (nearCache !== undefined) rmSync(nearCache.path, { force: true });
     },
   };
 }
@@ -58,3 +64,4 @@ testBackend('Redis', () => underTest({ url: server.url }, 'hashed'));
 testBackend('Redis with plain keys', () => underTest({ url: server.url }, 'plain'));
 testBackend('Redis at maxmemory', () => underTest({ url: small.url }, 'hashed', 6000));
 testBackend('Redis Cluster', () => underTest({ rootNodes: cluster.rootNodes }, 'hashed'));
+testBackend('Redis with a near-cache', () => underTest({ url: server.url }, 'hashed', undefined, true));

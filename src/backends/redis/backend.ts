@@ -10,6 +10,7 @@
  * once the digest secret is known (from the option, or read from Redis once); until then a call
  * waits for it up to commandTimeout, then fails with SESSMAP_ERR_BACKEND_UNAVAILABLE.
  */
+import { rmSync } from 'node:fs';
 import { sessmapError } from '../../errors.js';
 import type { SessionEvents } from '../../events/types.js';
 import {
@@ -27,6 +28,9 @@ import { KeyScheme, isHandle } from './keys.js';
 import { countSessions, clearAll, listSessions } from './listing.js';
 import type { NormalisedRedisOptions } from './options.js';
 import { HostRelay } from './relay.js';
+import { decode, encode, num, scriptError, str } from './values.js';
+import type { NearCache } from './near-cache.js';
+import type { InvalidationChannel } from './tracking.js';
 import { CAS, INDEX_ADD, INDEX_LIST, PUT, READ, READ_FIELDS, REMOVE, TOUCH } from './scripts.js';
 import { startSweep, sweepOnce } from './sweeper.js';
 
@@ -36,52 +40,6 @@ export const GRACE_MS = 60_000;
 const MAX_CAS_ATTEMPTS = 100;
 
 type Reply = Array<string | number | null>;
-
-/** A reply field as a number, or undefined. */
-function num(x: unknown): number | undefined {
-  if (x === null || x === undefined || x === false) return undefined;
-  const n = Number(x);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-function str(x: unknown): string | undefined {
-  return typeof x === 'string' ? x : x instanceof Buffer ? x.toString() : undefined;
-}
-
-function decode(json: unknown): unknown {
-  const text = str(json);
-  if (text === undefined) throw sessmapError('SESSMAP_ERR_SERIALIZE', 'a session stored in Redis has no data field');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw sessmapError('SESSMAP_ERR_SERIALIZE', `a session stored in Redis is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function encode(data: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(data);
-  } catch (err) {
-    throw sessmapError('SESSMAP_ERR_SERIALIZE', `session data cannot be serialized as JSON: ${(err as Error).message}`);
-  }
-  if (text === undefined) throw sessmapError('SESSMAP_ERR_SERIALIZE', 'session data cannot be serialized as JSON (undefined or a function)');
-  return text;
-}
-
-/** Maps a script's own error replies to the coded errors the service throws on every backend. */
-function scriptError(err: unknown): unknown {
-  const raw = (err as { replyError?: boolean; message?: string }).replyError === true ? (err as Error).message : undefined;
-  if (raw === undefined) return err;
-  const m = raw.replace(/^ERR /, '');
-  if (m.startsWith('SESSMAP_NEW_TAKEN')) return sessmapError('SESSMAP_ERR_VERSION_CONFLICT', 'a freshly generated session id is already in use');
-  if (m.startsWith('SESSMAP_GONE')) return sessmapError('SESSMAP_ERR_SESSION_GONE', 'the session was destroyed, expired or evicted since it was read; nothing was written');
-  if (m.startsWith('SESSMAP_VERSION')) {
-    const actual = m.split(' ')[1];
-    return sessmapError('SESSMAP_ERR_VERSION_CONFLICT', `session is at version ${actual}`, { actual: actual === 'none' ? undefined : Number(actual) });
-  }
-  return err;
-}
 
 export class RedisBackend implements SessionBackend {
   readonly remote = true;
@@ -93,6 +51,10 @@ export class RedisBackend implements SessionBackend {
   #keys: KeyScheme | undefined;
   readonly #keysReady: Promise<KeyScheme>;
   #relay: HostRelay | undefined;
+  #near: NearCache | undefined;
+  #channel: InvalidationChannel | undefined;
+  /** The near-cache file this process made for itself alone, removed on close. */
+  #nearFile: string | undefined;
   #stopSweep: () => void = () => {};
   #listener: ((change: BackendChange) => void) | undefined;
   #closed = false;
@@ -137,6 +99,27 @@ export class RedisBackend implements SessionBackend {
       this.#ctx.logger.warn({ key: keys.secretKey }, 'the digest secret in Redis changed (the server lost its data and another host wrote a new one): hashed ids follow the new secret');
     }
     await this.#relay?.reconfigure();
+  }
+
+  /**
+   * Puts the near-cache in front (the driver opened its file); `channel`: this process keeps the
+   * host's invalidation channel (the primary, a process on its own), started here.
+   */
+  async useNearCache(near: NearCache, channel: InvalidationChannel | undefined, unlinkOnClose?: string): Promise<void> {
+    if (this.#closed) {
+      near.close();
+      return;
+    }
+    this.#near = near;
+    this.#channel = channel;
+    this.#nearFile = unlinkOnClose;
+    await channel?.start();
+  }
+
+  /** The near-cache's counts in this process (undefined without one). */
+  counts(): Record<string, number> | undefined {
+    const n = this.#near?.stats;
+    return n === undefined ? undefined : { nearHits: n.hits, nearMisses: n.misses, nearInvalidations: n.invalidations, nearFlushes: n.flushes };
   }
 
   /** Sweeps every bucket now (the periodic sweep does this every sweepInterval); resolves to how many sessions expired. */
@@ -190,7 +173,23 @@ export class RedisBackend implements SessionBackend {
     if (this.#keys === undefined) await this.#ready();
   }
 
+  /** A read: from the near-cache when it holds a current copy, else from Redis (kept there). */
   async #read(id: string, now: number): Promise<{ session: StoredSession; expiresAt: number } | undefined> {
+    const near = this.#near;
+    if (near === undefined) return this.#readRedis(id, now);
+    if (this.#closed || this.#keys === undefined) await this.#open();
+    const token = this.#keys!.token(id);
+    const hit = near.read(token, now);
+    if (hit !== undefined) return hit;
+    const g = near.epoch();
+    const since = Date.now();
+    const r = await this.#readRedis(id, now);
+    if (r !== undefined) near.keep(token, r.session, r.expiresAt, since, g);
+    return r;
+  }
+
+  /** A read from Redis itself (updates compare versions with it). */
+  async #readRedis(id: string, now: number): Promise<{ session: StoredSession; expiresAt: number } | undefined> {
     if (this.#closed || this.#keys === undefined) await this.#open();
     const scheme = this.#keys!;
     if (!scheme.plain) {
@@ -225,6 +224,8 @@ export class RedisBackend implements SessionBackend {
   async write(id: string, now: number, spec: WriteSpec): Promise<WriteResult> {
     await this.#open();
     const { token, keys } = this.#keysOf(id);
+    const g = this.#near?.epoch() ?? 0;
+    const since = Date.now();
     const data = encode(spec.data);
     const u = spec.user;
     const args = [
@@ -253,7 +254,9 @@ export class RedisBackend implements SessionBackend {
     if (user !== undefined) session.u = user;
     const beforeUser = str(r[1]);
     const before = num(r[0]) === 1 ? { v: num(r[2]) ?? 0, ...(beforeUser !== undefined ? { u: beforeUser } : {}) } : undefined;
-    return { before, session, expiresAt: num(r[8])! };
+    const expiresAt = num(r[8])!;
+    this.#near?.keep(token, session, expiresAt, since, g);
+    return { before, session, expiresAt };
   }
 
   /** One update at a time per session in this process; the next starts when the last settled. */
@@ -276,7 +279,9 @@ export class RedisBackend implements SessionBackend {
     const { token, keys } = this.#keysOf(id);
     return this.#serial(token, async () => {
       for (let attempt = 1; ; attempt++) {
-        const cur = await this.#read(id, now);
+        const g = this.#near?.epoch() ?? 0;
+        const since = Date.now();
+        const cur = await this.#readRedis(id, now);
         const next = fn(cur?.session);
         if (next === KEEP) return { before: cur?.session, expiresAt: cur?.expiresAt ?? 0 };
         const expected = cur === undefined ? '' : cur.session.v;
@@ -287,6 +292,8 @@ export class RedisBackend implements SessionBackend {
         const r = (await this.link.script(CAS, keys, args)) as Reply;
         if (num(r[0]) === 1) {
           this.#due(token, r, 1);
+          if (next === undefined) this.#near?.invalidate([token], Date.now());
+          else this.#near?.keep(token, next, expiryOf(next, now), since, g);
           return { before: cur?.session, expiresAt: next === undefined ? 0 : expiryOf(next, now) };
         }
         if (attempt >= MAX_CAS_ATTEMPTS) {
@@ -302,6 +309,8 @@ export class RedisBackend implements SessionBackend {
     await this.#open();
     const { token, keys } = this.#keysOf(id);
     const r = (await this.link.script(REMOVE, keys, [now, token])) as Reply | null;
+    // Gone from this host's near-cache before the call returns (other hosts: by invalidation).
+    this.#near?.invalidate([token], Date.now());
     if (r === null) return undefined;
     const u = str(r[1]);
     return u === undefined ? {} : { u };
@@ -310,7 +319,10 @@ export class RedisBackend implements SessionBackend {
   async extend(id: string, expiresAt: number, slack = 0, now = this.#ctx.sessions.clock()): Promise<boolean> {
     await this.#open();
     const { token, keys } = this.#keysOf(id);
-    return num(await this.link.script(TOUCH, keys, [now, token, expiresAt, slack, this.#grace])) === 1;
+    const moved = num(await this.link.script(TOUCH, keys, [now, token, expiresAt, slack, this.#grace])) === 1;
+    // The copy's deadline is the old one: the next read takes the session from Redis again.
+    if (this.#near !== undefined) this.#near.invalidate([token], Date.now());
+    return moved;
   }
 
   async indexAdd(userId: string, id: string, absoluteDeadline = 0): Promise<void> {
@@ -395,6 +407,9 @@ export class RedisBackend implements SessionBackend {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopSweep();
+    this.#channel?.close();
+    this.#near?.close();
+    if (this.#nearFile !== undefined) rmSync(this.#nearFile, { force: true });
     this.#listener = undefined;
     await this.#relay?.close();
     await this.link.close();

@@ -15,7 +15,7 @@ import type { NormalisedRedisOptions } from './options.js';
 /** The part of a node-redis client or cluster sessmap uses (typed here; `redis` stays optional). */
 interface NodeRedis {
   sendCommand(...args: unknown[]): Promise<unknown>;
-  duplicate(): NodeRedis;
+  duplicate(overrides?: object): NodeRedis;
   connect(): Promise<unknown>;
   close?(): Promise<void>;
   destroy?(): void;
@@ -77,6 +77,7 @@ export class RedisLink {
   readonly #own: boolean;
   readonly #base: NodeRedis;
   readonly #r: NodeRedis;
+  readonly #mod: RedisModule;
   /** Calls waiting for a reply, in order of their bound. */
   readonly #pending = new Set<Pending>();
   #wheel: NodeJS.Timeout | undefined;
@@ -90,6 +91,7 @@ export class RedisLink {
 
   constructor(mod: RedisModule, o: NormalisedRedisOptions) {
     this.#o = o;
+    this.#mod = mod;
     const t = o.commandTimeout;
     const common = {
       disableOfflineQueue: true,
@@ -265,6 +267,17 @@ export class RedisLink {
       out.push({ name: `${m.host}:${m.port}`, send: (args: ReadonlyArray<string>) => this.#call(() => node.sendCommand(args)), subscriber: () => node.duplicate() });
     }
     return out;
+  }
+
+  /**
+   * A connection for the near-cache's invalidation channel: RESP2 (classic pub/sub for the
+   * redirected invalidations), no reconnecting of its own (the channel makes new ones), not
+   * closed with the link (the channel closes it).
+   */
+  trackingConnection(): NodeRedis & { destroy(): void } {
+    const socket = { connectTimeout: this.#o.commandTimeout, reconnectStrategy: false };
+    const c = this.#o.url !== undefined ? this.#mod.createClient({ url: this.#o.url, RESP: 2, disableOfflineQueue: true, socket }) : this.#base.duplicate({ RESP: 2, socket });
+    return c as NodeRedis & { destroy(): void };
   }
 
   /** A connection of its own for subscriptions, closed with the link. */

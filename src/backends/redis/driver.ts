@@ -9,14 +9,18 @@
  * backend opens anyway, its calls fail with SESSMAP_ERR_BACKEND_UNAVAILABLE, and it keeps
  * trying in the background; the store works as soon as Redis answers.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { SharedCache, defaultCacheDir } from '../../core/index.js';
 import { sessmapError } from '../../errors.js';
 import type { BackendContext, BackendDriver, ClusterWideOption, WorkerConfigValue } from '../../sessions/backend.js';
 import { RedisBackend } from './backend.js';
 import { RedisLink, loadRedis } from './connection.js';
 import { KeyScheme } from './keys.js';
 import { normaliseRedisOptions, safeUrl, type NormalisedRedisOptions, type RedisOptions } from './options.js';
+import { NearCache } from './near-cache.js';
 import { newHostId } from './relay.js';
+import { InvalidationChannel } from './tracking.js';
 
 const RETRY_MS = 500;
 
@@ -47,8 +51,47 @@ async function keysOf(link: RedisLink, o: NormalisedRedisOptions, closed: () => 
   }
 }
 
+/** Where a near-cache file lives by default: one per host and Redis (a process on its own: one per process). */
+function nearPath(o: NormalisedRedisOptions, role: BackendContext['role']): string {
+  const where = createHash('sha256').update(`${o.url ?? 'client'}|${o.prefix}`).digest('hex').slice(0, 12);
+  return path.join(defaultCacheDir(), role === 'standalone' ? `near-${where}-${process.pid}.smap` : `near-${where}.smap`);
+}
+
+/**
+ * Opens the near-cache file (the primary and a process on its own make it afresh: its copies
+ * are disposable; a worker attaches to its primary's) and, where the host's invalidation channel
+ * is kept, the channel; the backend serves from the file once the channel is up.
+ */
+async function openNearCache(link: RedisLink, backend: RedisBackend, o: NormalisedRedisOptions, ctx: BackendContext, made: SharedCache<unknown> | undefined): Promise<void> {
+  const n = o.nearCache!;
+  const file = n.path ?? nearPath(o, ctx.role);
+  let cache = made;
+  // A worker attaches to its primary's file, which the primary made before it forked anyone.
+  for (let attempt = 0; cache === undefined; attempt++) {
+    try {
+      cache = SharedCache.open<unknown>(file);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SESSMAP_ERR_FILE_NOT_FOUND' || attempt >= 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const near = new NearCache(cache, n.maxAge, o.commandTimeout * 2 + 1000);
+  const channel = ctx.role === 'worker' ? undefined : new InvalidationChannel(() => link.trackingConnection(), backend.keys, near, o.commandTimeout, ctx.logger);
+  await backend.useNearCache(near, channel, ctx.role === 'standalone' && n.path === undefined ? file : undefined);
+}
+
 export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendContext): Promise<RedisBackend> {
-  const mod = await loadRedis();
+  // The near-cache file first, in this call's synchronous part: setupPrimary has made it before
+  // it returns, so the workers the app forks next find it.
+  const nearFile =
+    o.nearCache !== undefined && ctx.role !== 'worker' ? SharedCache.create<unknown>(o.nearCache.path ?? nearPath(o, ctx.role), { size: o.nearCache.size, ifExists: 'reinit' }) : undefined;
+  let mod: Awaited<ReturnType<typeof loadRedis>>;
+  try {
+    mod = await loadRedis();
+  } catch (err) {
+    nearFile?.close();
+    throw err;
+  }
   const link = new RedisLink(mod, o);
   const where = o.url !== undefined ? { url: safeUrl(o.url) } : o.rootNodes !== undefined ? { rootNodes: o.rootNodes.map(safeUrl) } : { client: 'the app\'s' };
   // Said once per outage, and once at its end, by the process that supervises (workers: their store's events).
@@ -75,7 +118,7 @@ export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendCo
     closed = true;
     await close();
   };
-  const started = backend.start();
+  const started = backend.start().then(() => (o.nearCache === undefined ? undefined : openNearCache(link, backend, o, ctx, nearFile)));
   started.catch((err: unknown) => {
     if (!closed) ctx.report(err as Error, { backend: 'redis', ...where });
   });
@@ -116,6 +159,8 @@ export const redisDriver: BackendDriver<RedisBackend, NormalisedRedisOptions> = 
       keys: o.keys,
       commandTimeout: o.commandTimeout,
       secret: o.secret ?? null,
+      nearPath: o.nearCache === undefined ? null : (o.nearCache.path ?? nearPath(o, 'primary')),
+      nearMaxAge: o.nearCache?.maxAge ?? null,
     };
   },
 
@@ -137,6 +182,7 @@ export const redisDriver: BackendDriver<RedisBackend, NormalisedRedisOptions> = 
       keys: config.keys as 'hashed' | 'plain' | undefined,
       commandTimeout: config.commandTimeout as number | undefined,
       ...(typeof config.secret === 'string' ? { secret: config.secret } : {}),
+      ...(typeof config.nearPath === 'string' ? { nearCache: { path: config.nearPath, maxAge: config.nearMaxAge as number } } : {}),
     };
     if (own.client !== undefined) return normaliseRedisOptions({ ...fromPrimary, ...own });
     if (typeof config.url === 'string') return normaliseRedisOptions({ ...fromPrimary, ...own, url: config.url });
@@ -158,6 +204,7 @@ export const redisDriver: BackendDriver<RedisBackend, NormalisedRedisOptions> = 
       prefix: o.prefix,
       keys: o.keys,
       commandTimeout: o.commandTimeout,
+      ...(o.nearCache !== undefined ? { nearCache: { path: o.nearCache.path ?? 'default', size: o.nearCache.size, maxAge: o.nearCache.maxAge } } : {}),
     };
   },
 });

@@ -120,6 +120,11 @@ export class KeyScheme {
     return this.plain ? `${this.prefix}${token}` : `${this.prefix}s:{${this.bucketOf(token)}}:${token}`;
   }
 
+  /** What every session key starts with (the near-cache's tracking prefix). */
+  sessionPrefix(): string {
+    return this.plain ? this.prefix : `${this.prefix}s:`;
+  }
+
   /** The prefix of a bucket's session keys (the sweep script appends the token). */
   bucketSessionPrefix(bucket: string): string {
     return `${this.prefix}s:{${bucket}}:`;

@@ -39,6 +39,21 @@ export interface RedisOptions {
    * Redis under the prefix, once, and every host reads it there. @default created in Redis
    */
   secret?: string;
+  /**
+   * A near-cache on this host in front of Redis (docs/redis.md): reads of sessions this host
+   * holds pay no round trip, kept coherent by Redis's invalidations. `true` for the defaults.
+   * Not on Redis Cluster yet. @default off
+   */
+  nearCache?: boolean | NearCacheOptions;
+}
+
+export interface NearCacheOptions {
+  /** The near-cache file's size. @default '16m' */
+  size?: number | string;
+  /** Its path. @default <defaultCacheDir()>/near-<hash of the Redis address and prefix>.smap */
+  path?: string;
+  /** A copy is served for at most this many ms after it was made (a safety net). @default 5000 */
+  maxAge?: number;
 }
 
 export interface RedisBackendOptions {
@@ -60,6 +75,7 @@ export interface NormalisedRedisOptions {
   commandTimeout: number;
   keys: 'hashed' | 'plain';
   secret: string | undefined;
+  nearCache: { size: number | string; path: string | undefined; maxAge: number } | undefined;
 }
 
 function invalid(option: string, message: string): never {
@@ -109,6 +125,20 @@ export function normaliseRedisOptions(r: unknown): NormalisedRedisOptions {
     commandTimeout: o.commandTimeout === undefined ? DEFAULT_REDIS_OPTIONS.commandTimeout : validateTimeout('redis.commandTimeout', o.commandTimeout),
     keys: o.keys === undefined ? DEFAULT_REDIS_OPTIONS.keys : validateEnum('redis.keys', o.keys, ['hashed', 'plain']),
     secret,
+    nearCache: nearCacheOf(o.nearCache, rootNodes !== undefined),
+  };
+}
+
+function nearCacheOf(n: unknown, cluster: boolean): NormalisedRedisOptions['nearCache'] {
+  if (n === undefined || n === false) return undefined;
+  if (n !== true && (n === null || typeof n !== 'object' || Array.isArray(n))) invalid('nearCache', 'must be true, false or an object { size?, path?, maxAge? }');
+  if (cluster) invalid('nearCache', 'is not available on Redis Cluster yet (its invalidations come per master); use it with redis.url');
+  const o = (n === true ? {} : n) as NearCacheOptions;
+  if (o.path !== undefined && (typeof o.path !== 'string' || o.path.length === 0)) invalid('nearCache.path', 'must be a non-empty file path');
+  return {
+    size: o.size === undefined ? '16m' : o.size,
+    path: o.path,
+    maxAge: o.maxAge === undefined ? 5000 : validateTimeout('redis.nearCache.maxAge', o.maxAge),
   };
 }
 

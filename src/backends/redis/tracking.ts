@@ -1,0 +1,162 @@
+/**
+ * A host's invalidation channel for its near-cache: Redis's server-assisted client-side caching
+ * in broadcast mode. One connection subscribes to `__redis__:invalidate`; another turns tracking
+ * on with `CLIENT TRACKING ON REDIRECT <the first's id> BCAST PREFIX <prefix>s:`, so Redis sends
+ * the names of the session keys any client changes (a write, a touch, a destroy, an expiry or
+ * an eviction), and null when the data set was flushed. Broadcast mode needs no per-key
+ * bookkeeping in Redis, and one channel serves every process of the host.
+ *
+ * Why not a pub/sub bus of sessmap's own: Redis sends these itself, for every change of a key,
+ * from whichever client, script or expiry, on the same server as the data, so a change cannot be
+ * made without its invalidation being sent; a bus of our own misses what any other client does.
+ *
+ * The channel is lost when either connection errors, closes or reconnects, or when a probe
+ * (PING on the tracking connection every second) gets no answer within commandTimeout: then the
+ * near-cache stops serving at once and is emptied, and the channel is made again from new
+ * connections; the near-cache serves again, empty, once tracking is on again.
+ */
+import type { Logger } from '../../events/logger.js';
+import type { KeyScheme } from './keys.js';
+import type { NearCache } from './near-cache.js';
+
+/** The part of node-redis the channel uses (connections of its own, RESP2 for classic pub/sub). */
+export interface TrackingConnection {
+  connect(): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
+  subscribe(channel: string, listener: (message: unknown) => void): Promise<void>;
+  on(event: string, l: (...a: unknown[]) => void): unknown;
+  destroy(): void;
+}
+
+const PROBE_MS = 1000;
+const RETRY_MS = 200;
+
+export class InvalidationChannel {
+  readonly #make: () => TrackingConnection;
+  readonly #keys: KeyScheme;
+  readonly #near: NearCache;
+  readonly #timeout: number;
+  readonly #log: Logger;
+  #conns: TrackingConnection[] = [];
+  #probe: NodeJS.Timeout | undefined;
+  #closed = false;
+  #up = false;
+  #warned = false;
+  #generation = 0;
+
+  constructor(make: () => TrackingConnection, keys: KeyScheme, near: NearCache, commandTimeout: number, log: Logger) {
+    this.#make = make;
+    this.#keys = keys;
+    this.#near = near;
+    this.#timeout = commandTimeout;
+    this.#log = log;
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** Makes the channel; resolves once it is up (or failed once: it goes on trying). */
+  async start(): Promise<void> {
+    this.#near.flush(false);
+    await this.#open();
+  }
+
+  async #open(): Promise<void> {
+    if (this.#closed) return;
+    const gen = ++this.#generation;
+    const lost = (why: string) => () => this.#lost(gen, why);
+    const sub = this.#make();
+    const tracker = this.#make();
+    this.#conns = [sub, tracker];
+    for (const c of this.#conns) {
+      c.on('error', lost('an error'));
+      c.on('end', lost('the connection closed'));
+      c.on('reconnecting', lost('a reconnection'));
+    }
+    try {
+      await Promise.all([sub.connect(), tracker.connect()]);
+      const id = String(await sub.sendCommand(['CLIENT', 'ID']));
+      await sub.sendCommand(['CLIENT', 'SETNAME', 'sessmap-invalidations']);
+      await tracker.sendCommand(['CLIENT', 'SETNAME', 'sessmap-tracking']);
+      await sub.subscribe('__redis__:invalidate', (m) => this.#invalidated(gen, m));
+      await tracker.sendCommand(['CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', 'PREFIX', this.#keys.sessionPrefix()]);
+    } catch (err) {
+      this.#lost(gen, (err as Error).message);
+      return;
+    }
+    if (gen !== this.#generation || this.#closed) return;
+    this.#up = true;
+    this.#near.flush(true);
+    if (this.#warned) this.#log.info({}, 'near-cache invalidation channel back: the near-cache serves again');
+    this.#warned = false;
+    this.#probe = setInterval(() => {
+      let answered = false;
+      const t = setTimeout(() => {
+        if (!answered) this.#lost(gen, `no answer to a probe within ${this.#timeout} ms`);
+      }, this.#timeout);
+      t.unref();
+      tracker.sendCommand(['PING']).then(
+        () => {
+          answered = true;
+          clearTimeout(t);
+        },
+        () => this.#lost(gen, 'a probe failed'),
+      );
+    }, PROBE_MS);
+    this.#probe.unref();
+  }
+
+  #invalidated(gen: number, message: unknown): void {
+    if (gen !== this.#generation || this.#closed) return;
+    const now = Date.now();
+    if (message === null || message === undefined) {
+      this.#near.invalidate(null, now);
+      return;
+    }
+    const keys = Array.isArray(message) ? message : [message];
+    const tokens: string[] = [];
+    for (const k of keys) {
+      const t = this.#keys.tokenOfKey(String(k));
+      if (t !== undefined) tokens.push(t);
+    }
+    if (tokens.length > 0) this.#near.invalidate(tokens, now);
+  }
+
+  /** The channel is lost: stop serving at once, empty the near-cache, make the channel again. */
+  #lost(gen: number, why: string): void {
+    if (gen !== this.#generation || this.#closed) return;
+    this.#generation++;
+    this.#up = false;
+    if (this.#probe !== undefined) clearInterval(this.#probe);
+    this.#probe = undefined;
+    this.#near.flush(false);
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#log.warn({ reason: why }, 'near-cache invalidation channel lost: the near-cache was emptied and serves nothing until the channel is back');
+    }
+    for (const c of this.#conns) {
+      try {
+        c.destroy();
+      } catch {
+        // gone
+      }
+    }
+    this.#conns = [];
+    setTimeout(() => void this.#open(), RETRY_MS).unref();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#up = false;
+    if (this.#probe !== undefined) clearInterval(this.#probe);
+    for (const c of this.#conns) {
+      try {
+        c.destroy();
+      } catch {
+        // gone
+      }
+    }
+    this.#conns = [];
+  }
+}
