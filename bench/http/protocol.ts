@@ -4,18 +4,19 @@
  */
 import type { LoadOptions, LoadResult } from './load.js';
 
-export const STORE_KINDS = ['sessmap', 'sessmap-redis', 'connect-redis', 'memory'] as const;
+export const STORE_KINDS = ['sessmap', 'sessmap-redis', 'sessmap-near', 'connect-redis', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 export const STORE_LABELS: Record<StoreKind, string> = {
   sessmap: 'sessmap',
   'sessmap-redis': 'sessmap on Redis',
+  'sessmap-near': 'sessmap on Redis + near-cache',
   'connect-redis': 'connect-redis',
   memory: 'MemoryStore',
 };
 
 /** The stores that run on the benchmark's redis-server. */
-export const REDIS_KINDS: readonly StoreKind[] = ['sessmap-redis', 'connect-redis'];
+export const REDIS_KINDS: readonly StoreKind[] = ['sessmap-redis', 'sessmap-near', 'connect-redis'];
 
 /** Environment variables a worker is forked with. */
 export const ENV_STORE = 'SESSMAP_BENCH_HTTP_STORE';

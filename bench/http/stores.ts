@@ -84,11 +84,13 @@ export async function startBackend(kind: StoreKind, ctx: BackendContext): Promis
         stop: () => handle.close({ unlink: true }),
       };
     }
-    case 'sessmap-redis': {
+    case 'sessmap-redis':
+    case 'sessmap-near': {
       if (!hasRedisBackend()) throw new Error('this checkout has no Redis backend (src/backends/redis/ is missing): merge it from main first');
       const redis = await emptyRedis(kind, ctx.redis);
       // The same session options as the sessmap run (the defaults); only the backend differs.
-      const handle: PrimaryHandle = setupSessmapPrimary({ redis: { url: redis.url } });
+      const near = kind === 'sessmap-near';
+      const handle: PrimaryHandle = setupSessmapPrimary({ redis: { url: redis.url, ...(near ? { nearCache: { path: join(ctx.dir, 'near.smap') } } : {}) } });
       try {
         await handle.ready;
       } catch (err) {
@@ -99,7 +101,7 @@ export async function startBackend(kind: StoreKind, ctx: BackendContext): Promis
       return {
         env: {},
         redis,
-        detail: `sessmap ${version('sessmap')} (this checkout, from src/) via \`SessmapStore\` (sessmap/express-session), the same workers as the sessmap run; \`setupPrimary({ redis: { url } })\` in the primary (key prefix 'sess:', ${SESSMAP_DEFAULTS}), node-redis ${version('redis')}, on the benchmark's redis-server (FLUSHALL before the run); workers take the Redis choice from the primary through the environment.`,
+        detail: `sessmap ${version('sessmap')} (this checkout, from src/) via \`SessmapStore\` (sessmap/express-session), the same workers as the sessmap run; ${near ? "\`setupPrimary({ redis: { url, nearCache: { path } } })\` in the primary (the near-cache file beside the sessmap run's)" : "\`setupPrimary({ redis: { url } })\` in the primary"} (key prefix 'sess:', ${SESSMAP_DEFAULTS}), node-redis ${version('redis')}, on the benchmark's redis-server (FLUSHALL before the run); workers take the Redis choice from the primary through the environment.`,
         afterRun: () => keysNote(redis),
         stop: () => handle.close(),
       };

@@ -25,6 +25,8 @@ export const TARGETS: readonly Target[] = [
   { of: 'sessmap-redis', vs: 'connect-redis', metric: 'reqPerSec', op: '>=', bound: 1.1 },
   { of: 'sessmap-redis', vs: 'connect-redis', metric: 'storeCpu', op: '<=', bound: 0.9 },
   { of: 'sessmap', vs: 'connect-redis', metric: 'storeCpu', op: '<=', bound: 0.5 },
+  { of: 'sessmap-near', vs: 'connect-redis', metric: 'reqPerSec', op: '>=', bound: 1.5 },
+  { of: 'sessmap-near', vs: 'connect-redis', metric: 'storeCpu', op: '<=', bound: 0.5 },
   { of: 'sessmap', vs: 'connect-redis', metric: 'fixedP99', op: '<=', bound: 1.0 },
 ];
 

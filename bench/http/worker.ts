@@ -91,7 +91,8 @@ function profiler(dir: string | undefined, kind: StoreKind): { start(): void; st
 async function makeStore(kind: StoreKind): Promise<{ store: session.Store; close: () => Promise<void> }> {
   switch (kind) {
     case 'sessmap':
-    case 'sessmap-redis': {
+    case 'sessmap-redis':
+    case 'sessmap-near': {
       // The same code for both: the backend (mmap file or Redis) is what the primary's
       // setupPrimary chose, handed to the workers through the environment.
       const { SessmapStore } = await import('../../src/adapters/express-session.js');

@@ -70,3 +70,31 @@ describe('a cluster on Redis', () => {
     expect((await c.callOk('primary', 'getSession', created.id)).data).toEqual({ n: 2 });
   });
 });
+
+describe('a cluster on Redis with a near-cache', () => {
+  const suite = useClusterSuite();
+  let server: RedisServer;
+  beforeEach(async () => {
+    server = await startRedis();
+  });
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  it('shares one near-cache file between the workers: a session one worker read is served to the other without Redis', async () => {
+    const c = await suite.start({ redis: { url: server.url, nearCache: { path: suite.tmp.path('near.smap') } } });
+    await c.fork(2);
+    const made = await c.callOk(0, 'createSession', { n: 1 });
+    await eventually('the near-cache serving in the workers', async () => {
+      await c.callOk(1, 'getSession', made.id);
+      const counts = await c.callOk(1, 'backendStats');
+      return counts.nearHits > 0;
+    }, { timeoutMs: 10_000, intervalMs: 50 });
+    const before = await c.callOk(0, 'backendStats');
+    for (let i = 0; i < 10; i++) expect((await c.callOk(0, 'getSession', made.id)).data).toEqual({ n: 1 });
+    const after = await c.callOk(0, 'backendStats');
+    expect(after.nearHits - before.nearHits).toBe(10);
+    await c.callOk(1, 'setSession', made.id, { n: 2 });
+    expect((await c.callOk(0, 'getSession', made.id)).data).toEqual({ n: 2 });
+  });
+});

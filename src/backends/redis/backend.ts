@@ -320,8 +320,12 @@ export class RedisBackend implements SessionBackend {
     await this.#open();
     const { token, keys } = this.#keysOf(id);
     const moved = num(await this.link.script(TOUCH, keys, [now, token, expiresAt, slack, this.#grace])) === 1;
-    // The copy's deadline is the old one: the next read takes the session from Redis again.
-    if (this.#near !== undefined) this.#near.invalidate([token], Date.now());
+    // The copy keeps its data; its deadline is the one just set (Redis's invalidation of the
+    // touch then finds the same version and keeps it too).
+    if (this.#near !== undefined) {
+      if (moved) this.#near.retime(token, expiresAt);
+      else this.#near.invalidate([token], Date.now());
+    }
     return moved;
   }
 

@@ -76,6 +76,8 @@ export class NearCache {
       (cur) => {
         const c = cur as Slot | undefined;
         if (c !== undefined && 't' in c && c.t >= since) return UNCHANGED;
+        // Versions only grow: a read that raced a write never replaces the newer copy.
+        if (c !== undefined && 's' in c && c.g === g && c.s.v > session.v) return UNCHANGED;
         return { s: session, e: expiresAt, g } satisfies Slot;
       },
       { ttl: this.#maxAge },
@@ -92,6 +94,37 @@ export class NearCache {
       this.file.set(t, { t: now } satisfies Slot, { ttl: this.#tombstoneTtl });
       this.stats.invalidations++;
     }
+  }
+
+  /**
+   * Redis said the session changed, and now holds version `v` with deadline `e` (undefined: no
+   * session). A copy of that same version stays, with the new deadline (a touch, or this host's
+   * own write, changes nothing else); any other copy becomes a tombstone of time `at`.
+   */
+  revise(token: string, v: number | undefined, e: number | undefined, at: number): void {
+    const g = this.epoch();
+    this.file.update(
+      token,
+      (cur) => {
+        const c = cur as Slot | undefined;
+        if (c !== undefined && 's' in c && c.g === g && v !== undefined && e !== undefined && c.s.v === v) return c.e === e ? UNCHANGED : { ...c, e };
+        this.stats.invalidations++;
+        return { t: at } satisfies Slot;
+      },
+      { ttl: (v) => ('t' in (v as Slot) ? this.#tombstoneTtl : this.#maxAge) },
+    );
+  }
+
+  /** This host moved a session's deadline: its copy (if any) takes it. */
+  retime(token: string, e: number): void {
+    this.file.update(
+      token,
+      (cur) => {
+        const c = cur as Slot | undefined;
+        return c !== undefined && 's' in c ? { ...c, e } : UNCHANGED;
+      },
+      { ttl: this.#maxAge },
+    );
   }
 
   /** Drops every copy; `serving`: it serves again afterwards, in a new epoch. */

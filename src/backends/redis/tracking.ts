@@ -10,6 +10,12 @@
  * from whichever client, script or expiry, on the same server as the data, so a change cannot be
  * made without its invalidation being sent; a bus of our own misses what any other client does.
  *
+ * An invalidation asks Redis what the session is now (its version and deadline, one HMGET): a
+ * copy of the same version stays, with the new deadline, so a touch (or this host's own write,
+ * which Redis reports too) does not drop the session from any host's near-cache; any other
+ * change does. Until that answer comes (one round trip), a copy may be served: the bound on
+ * staleness is the invalidation's travel plus one round trip.
+ *
  * The channel is lost when either connection errors, closes or reconnects, or when a probe
  * (PING on the tracking connection every second) gets no answer within commandTimeout: then the
  * near-cache stops serving at once and is emptied, and the channel is made again from new
@@ -43,8 +49,22 @@ export class InvalidationChannel {
   #up = false;
   #warned = false;
   #generation = 0;
+  readonly #current: (token: string) => Promise<{ v: number; e: number } | undefined>;
 
-  constructor(make: () => TrackingConnection, keys: KeyScheme, near: NearCache, commandTimeout: number, log: Logger) {
+  /**
+   * `current(token)`: what Redis holds now for a session (its version and deadline; undefined:
+   * none), asked when Redis says the session changed, so that a touch or this host's own write
+   * keeps the copy (with its new deadline) instead of dropping it.
+   */
+  constructor(
+    make: () => TrackingConnection,
+    keys: KeyScheme,
+    near: NearCache,
+    commandTimeout: number,
+    log: Logger,
+    current: (token: string) => Promise<{ v: number; e: number } | undefined>,
+  ) {
+    this.#current = current;
     this.#make = make;
     this.#keys = keys;
     this.#near = near;
@@ -120,7 +140,16 @@ export class InvalidationChannel {
       const t = this.#keys.tokenOfKey(String(k));
       if (t !== undefined) tokens.push(t);
     }
-    if (tokens.length > 0) this.#near.invalidate(tokens, now);
+    for (const t of tokens) {
+      this.#current(t).then(
+        (c) => {
+          if (gen === this.#generation && !this.#closed) this.#near.revise(t, c?.v, c?.e, now);
+        },
+        () => {
+          if (gen === this.#generation && !this.#closed) this.#near.invalidate([t], now);
+        },
+      );
+    }
   }
 
   /** The channel is lost: stop serving at once, empty the near-cache, make the channel again. */
