@@ -221,6 +221,11 @@ export class RedisBackend implements SessionBackend {
     return this.#read(id, this.#ctx.sessions.clock());
   }
 
+  /** What Redis itself holds for a session now (the near-cache's invalidation channel asks). */
+  readFresh(id: string): Promise<{ session: StoredSession; expiresAt: number } | undefined> {
+    return this.#readRedis(id, this.#ctx.sessions.clock());
+  }
+
   async write(id: string, now: number, spec: WriteSpec): Promise<WriteResult> {
     await this.#open();
     const { token, keys } = this.#keysOf(id);

@@ -76,11 +76,7 @@ async function openNearCache(link: RedisLink, backend: RedisBackend, o: Normalis
     }
   }
   const near = new NearCache(cache, n.maxAge, o.commandTimeout * 2 + 1000);
-  const current = async (token: string): Promise<{ v: number; e: number } | undefined> => {
-    const k = backend.keys.sessionKey(token);
-    const [v, e] = (await link.send(k, ['HMGET', k, 'v', 'e'])) as Array<string | null>;
-    return v === null || v === undefined || e === null || e === undefined ? undefined : { v: Number(v), e: Number(e) };
-  };
+  const current = (token: string) => backend.readFresh(backend.keys.handleOf(token));
   const channel = ctx.role === 'worker' ? undefined : new InvalidationChannel(() => link.trackingConnection(), backend.keys, near, o.commandTimeout, ctx.logger, current);
   await backend.useNearCache(near, channel, ctx.role === 'standalone' && n.path === undefined ? file : undefined);
 }

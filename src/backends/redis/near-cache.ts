@@ -97,19 +97,26 @@ export class NearCache {
   }
 
   /**
-   * Redis said the session changed, and now holds version `v` with deadline `e` (undefined: no
-   * session). A copy of that same version stays, with the new deadline (a touch, or this host's
-   * own write, changes nothing else); any other copy becomes a tombstone of time `at`.
+   * Redis said the session changed, and holds `now` (undefined: no session any more), as read
+   * after the invalidation arrived at `at`: the copy becomes what Redis holds (unless the copy is
+   * of a later version already, from a write of this host), or a tombstone when it is gone. So a
+   * touch, or a write of this host's, which Redis reports too, leaves a copy on every host.
    */
-  revise(token: string, v: number | undefined, e: number | undefined, at: number): void {
+  revise(token: string, now: { session: StoredSession; expiresAt: number } | undefined, at: number): void {
     const g = this.epoch();
+    if (g === 0) return;
     this.file.update(
       token,
       (cur) => {
         const c = cur as Slot | undefined;
-        if (c !== undefined && 's' in c && c.g === g && v !== undefined && e !== undefined && c.s.v === v) return c.e === e ? UNCHANGED : { ...c, e };
+        if (now === undefined) {
+          this.stats.invalidations++;
+          return { t: at } satisfies Slot;
+        }
+        if (c !== undefined && 's' in c && c.g === g && c.s.v > now.session.v) return UNCHANGED;
+        if (c !== undefined && 's' in c && c.g === g && c.s.v === now.session.v && c.e === now.expiresAt) return UNCHANGED;
         this.stats.invalidations++;
-        return { t: at } satisfies Slot;
+        return { s: now.session, e: now.expiresAt, g } satisfies Slot;
       },
       { ttl: (v) => ('t' in (v as Slot) ? this.#tombstoneTtl : this.#maxAge) },
     );

@@ -10,11 +10,11 @@
  * from whichever client, script or expiry, on the same server as the data, so a change cannot be
  * made without its invalidation being sent; a bus of our own misses what any other client does.
  *
- * An invalidation asks Redis what the session is now (its version and deadline, one HMGET): a
- * copy of the same version stays, with the new deadline, so a touch (or this host's own write,
- * which Redis reports too) does not drop the session from any host's near-cache; any other
- * change does. Until that answer comes (one round trip), a copy may be served: the bound on
- * staleness is the invalidation's travel plus one round trip.
+ * An invalidation asks Redis what the session is now (one HMGET) and the copy becomes that, so
+ * a touch, another host's write or this host's own (which Redis reports too) leaves every host a
+ * current copy rather than a miss; a session gone from Redis leaves a tombstone. Until that
+ * answer comes (one round trip), the old copy may be served: the bound on staleness is the
+ * invalidation's travel plus one round trip.
  *
  * The channel is lost when either connection errors, closes or reconnects, or when a probe
  * (PING on the tracking connection every second) gets no answer within commandTimeout: then the
@@ -22,6 +22,7 @@
  * connections; the near-cache serves again, empty, once tracking is on again.
  */
 import type { Logger } from '../../events/logger.js';
+import type { StoredSession } from '../../sessions/backend.js';
 import type { KeyScheme } from './keys.js';
 import type { NearCache } from './near-cache.js';
 
@@ -49,7 +50,7 @@ export class InvalidationChannel {
   #up = false;
   #warned = false;
   #generation = 0;
-  readonly #current: (token: string) => Promise<{ v: number; e: number } | undefined>;
+  readonly #current: (token: string) => Promise<{ session: StoredSession; expiresAt: number } | undefined>;
 
   /**
    * `current(token)`: what Redis holds now for a session (its version and deadline; undefined:
@@ -62,7 +63,7 @@ export class InvalidationChannel {
     near: NearCache,
     commandTimeout: number,
     log: Logger,
-    current: (token: string) => Promise<{ v: number; e: number } | undefined>,
+    current: (token: string) => Promise<{ session: StoredSession; expiresAt: number } | undefined>,
   ) {
     this.#current = current;
     this.#make = make;
@@ -143,7 +144,7 @@ export class InvalidationChannel {
     for (const t of tokens) {
       this.#current(t).then(
         (c) => {
-          if (gen === this.#generation && !this.#closed) this.#near.revise(t, c?.v, c?.e, now);
+          if (gen === this.#generation && !this.#closed) this.#near.revise(t, c, now);
         },
         () => {
           if (gen === this.#generation && !this.#closed) this.#near.invalidate([t], now);
