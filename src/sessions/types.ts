@@ -74,5 +74,7 @@ export interface SessionStore<D = SessionData> {
    * destroySession takes. For an admin view that marks the session of the request it serves.
    */
   handleOf(id: string): string;
+  /** The backend's own counts in this process, when it keeps any (Redis's near-cache: nearHits, nearMisses, nearInvalidations, nearFlushes). */
+  backendStats?(): Record<string, number> | undefined;
   close(): Promise<void>;
 }

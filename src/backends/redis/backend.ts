@@ -324,14 +324,14 @@ export class RedisBackend implements SessionBackend {
   async extend(id: string, expiresAt: number, slack = 0, now = this.#ctx.sessions.clock()): Promise<boolean> {
     await this.#open();
     const { token, keys } = this.#keysOf(id);
-    const moved = num(await this.link.script(TOUCH, keys, [now, token, expiresAt, slack, this.#grace])) === 1;
+    const r = num(await this.link.script(TOUCH, keys, [now, token, expiresAt, slack, this.#grace]));
     // The copy keeps its data; its deadline is the one just set (Redis's invalidation of the
     // touch then finds the same version and keeps it too).
     if (this.#near !== undefined) {
-      if (moved) this.#near.retime(token, expiresAt);
-      else this.#near.invalidate([token], Date.now());
+      if (r === 2) this.#near.retime(token, expiresAt);
+      else if (r !== 1) this.#near.invalidate([token], Date.now());
     }
-    return moved;
+    return r === 1 || r === 2;
   }
 
   async indexAdd(userId: string, id: string, absoluteDeadline = 0): Promise<void> {

@@ -155,7 +155,7 @@ local u = ARGV[10] ~= '' and ARGV[10] or false
 store(ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], u, tonumber(ARGV[11]), tonumber(ARGV[12]), had_user)
 return {1, due, due_u, st and st.e or false}`);
 
-/** Moves a live session's deadline (never rewrites it, never revives it). ARGV: now, tok, deadline, slack, grace. Reply: 1 or 0. */
+/** Moves a live session's deadline (never rewrites it, never revives it). ARGV: now, tok, deadline, slack, grace. Reply: 2 moved, 1 already within the slack, 0 no session. */
 export const TOUCH = script('touch', `
 local e0 = deadline()
 if not e0 or e0 <= now then return 0 end
@@ -169,7 +169,7 @@ else
   if not legacy() then redis.call('HSET', k, 'e', e) end
   redis.call('PEXPIRE', k, math.max(1, e - now))
 end
-return 1`);
+return 2`);
 
 /** Destroys a live session. ARGV: now, tok. Reply: nil (none, or past its deadline: the sweep reports it) or {1, user}. */
 export const REMOVE = script('remove', `
