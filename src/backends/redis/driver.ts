@@ -58,8 +58,23 @@ function nearPath(o: NormalisedRedisOptions, role: BackendContext['role']): stri
 }
 
 /**
- * Opens the near-cache file (the primary and a process on its own make it afresh: its copies
- * are disposable; a worker attaches to its primary's) and, where the host's invalidation channel
+ * The near-cache file of the primary or a process on its own: attached to when it is there (the
+ * processes of a host that name one path share it; its channel empties it before it serves),
+ * made afresh when it is not, or is of another size or format (its copies are disposable).
+ */
+function makeNearFile(file: string, size: number | string): SharedCache<unknown> {
+  try {
+    return SharedCache.create<unknown>(file, { size, ifExists: 'attach' });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'SESSMAP_ERR_GEOMETRY_MISMATCH' && code !== 'SESSMAP_ERR_FILE_VERSION' && code !== 'SESSMAP_ERR_FILE_CORRUPT') throw err;
+    return SharedCache.create<unknown>(file, { size, ifExists: 'reinit' });
+  }
+}
+
+/**
+ * Opens the near-cache file (the primary and a process on its own make it or attach to it, see
+ * makeNearFile; a worker attaches to its primary's) and, where the host's invalidation channel
  * is kept, the channel; the backend serves from the file once the channel is up.
  */
 async function openNearCache(link: RedisLink, backend: RedisBackend, o: NormalisedRedisOptions, ctx: BackendContext, made: SharedCache<unknown> | undefined): Promise<void> {
@@ -84,8 +99,7 @@ async function openNearCache(link: RedisLink, backend: RedisBackend, o: Normalis
 export async function openRedisBackend(o: NormalisedRedisOptions, ctx: BackendContext): Promise<RedisBackend> {
   // The near-cache file first, in this call's synchronous part: setupPrimary has made it before
   // it returns, so the workers the app forks next find it.
-  const nearFile =
-    o.nearCache !== undefined && ctx.role !== 'worker' ? SharedCache.create<unknown>(o.nearCache.path ?? nearPath(o, ctx.role), { size: o.nearCache.size, ifExists: 'reinit' }) : undefined;
+  const nearFile = o.nearCache !== undefined && ctx.role !== 'worker' ? makeNearFile(o.nearCache.path ?? nearPath(o, ctx.role), o.nearCache.size) : undefined;
   let mod: Awaited<ReturnType<typeof loadRedis>>;
   try {
     mod = await loadRedis();
