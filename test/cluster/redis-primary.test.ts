@@ -66,7 +66,11 @@ describe('a cluster on Redis', () => {
     const logs = await c.logs();
     expect(logs.filter((l) => l.includes('session backend unavailable'))).toHaveLength(1);
     expect(logs.filter((l) => l.includes('session backend available again'))).toHaveLength(1);
-    const created = await c.callOk(0, 'createSession', { n: 2 });
+    // The worker's own connection comes back on its own backoff (up to 1 s), not with the primary's.
+    const created = await eventually('a session made in the worker again', async () => {
+      const r = await c.call(0, 'createSession', { n: 2 });
+      return r.ok && r.value;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
     expect((await c.callOk('primary', 'getSession', created.id)).data).toEqual({ n: 2 });
   });
 });
