@@ -67,7 +67,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(bin: string, dir: string, attempts = 3): Promise<RedisServer> {
+/** A redis-server on a free port (or on `port`: a restart of one that was killed). */
+export async function startRedis(bin: string, dir: string, attempts = 3, port?: number): Promise<RedisServer> {
+  if (port !== undefined) return startOnce(bin, dir, port);
   let last: Error | undefined;
   for (let i = 0; i < attempts; i++) {
     const port = await freePort();

@@ -1,27 +1,26 @@
 /**
  * The example apps (examples/express.ts, fastify.ts, koa.ts) on Redis, as their doc comments run
  * them: REDIS_URL set, a two-worker cluster. Sessions work across the workers; with redis-server
- * killed the apps answer 503 within the bound (never hang, never 500), and once it is back they
- * serve sessions again, without a restart.
+ * killed or stopped the apps answer 503 (never hang, never 500), and once it is back they serve
+ * sessions again, without a restart. How fast they answer is bench:redis-outage's to measure.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { eventually } from '../support/wait.js';
-import { freePort, startRedis, type RedisServer } from '../support/redis.js';
+import { freePort } from '../support/redis.js';
+import { useRedis } from '../support/redis-suite.js';
 import { CookieJar } from './http.js';
 
 interface Answer {
   status: number;
   body: Record<string, unknown>;
-  ms: number;
 }
 
 /** A GET on a connection of its own (so that the cluster's workers take turns). */
 async function get(port: number, jar: CookieJar, path: string): Promise<Answer> {
-  const t = Date.now();
   const cookie = jar.header();
   const { status, text, cookies } = await new Promise<{ status: number; text: string; cookies: string[] }>((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent: false, headers: cookie === '' ? {} : { cookie }, timeout: 10_000 }, (res) => {
@@ -40,21 +39,17 @@ async function get(port: number, jar: CookieJar, path: string): Promise<Answer> 
   } catch {
     body = { text };
   }
-  return { status, body, ms: Date.now() - t };
+  return { status, body };
 }
 
 const APPS = ['express', 'fastify', 'koa'] as const;
 
 describe.each(APPS)('examples/%s.ts on Redis', (name) => {
-  let server: RedisServer;
+  const redis = useRedis([], { each: true });
   let app: ChildProcess | undefined;
   let output = '';
-  beforeEach(async () => {
-    server = await startRedis();
-  });
-  afterEach(async () => {
+  afterEach(() => {
     app?.kill('SIGKILL');
-    await server.stop();
   });
 
   it('shares sessions across its workers, answers 503 while Redis is down, and serves sessions again once it is back', async () => {
@@ -62,7 +57,7 @@ describe.each(APPS)('examples/%s.ts on Redis', (name) => {
     app = fork(join(REPO_ROOT, 'examples', `${name}.ts`), [], {
       execArgv: ['--import', 'tsx'],
       cwd: REPO_ROOT,
-      env: { ...process.env, NODE_OPTIONS: '', REDIS_URL: server.url, PORT: String(port) },
+      env: { ...process.env, NODE_OPTIONS: '', REDIS_URL: redis.server.url, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     app.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -80,17 +75,15 @@ describe.each(APPS)('examples/%s.ts on Redis', (name) => {
       workers.add(r.body.worker);
       return workers.size === 2;
     }, { timeoutMs: 30_000, intervalMs: 20 });
-    expect(server.cli('--scan', '--pattern', `example-${name}:*`).split('\n').filter(Boolean).length).toBeGreaterThan(0);
+    expect(redis.server.cli('--scan', '--pattern', `example-${name}:*`).split('\n').filter(Boolean).length).toBeGreaterThan(0);
 
-    await server.kill();
+    await redis.server.kill();
     const down: Answer[] = [];
     for (let i = 0; i < 6; i++) down.push(await get(port, jar, '/'));
-    for (const r of down) {
-      expect(r.status, JSON.stringify(r.body)).toBe(503);
-      expect(r.ms, 'an answer while Redis was down took longer than the bound').toBeLessThan(1000 + 1000);
-    }
+    // Each answered (none hangs: a request without an answer fails the test by its timeout), with 503.
+    for (const r of down) expect(r.status, JSON.stringify(r.body)).toBe(503);
 
-    await server.restart();
+    await redis.server.restart();
     const back = await eventually('a session served again', async () => {
       const r = await get(port, jar, '/');
       return r.status === 200 && r;
@@ -99,14 +92,11 @@ describe.each(APPS)('examples/%s.ts on Redis', (name) => {
     expect((await get(port, jar, '/')).body.views).toBe(2);
 
     // Hung rather than gone (SIGSTOP): 503 within the bound, then the same session once it runs again.
-    server.signal('SIGSTOP');
+    redis.server.signal('SIGSTOP');
     const hung: Answer[] = [];
     for (let i = 0; i < 4; i++) hung.push(await get(port, jar, '/'));
-    server.signal('SIGCONT');
-    for (const r of hung) {
-      expect(r.status, JSON.stringify(r.body)).toBe(503);
-      expect(r.ms, 'an answer while Redis was stopped took longer than the bound').toBeLessThan(1000 + 1000);
-    }
+    redis.server.signal('SIGCONT');
+    for (const r of hung) expect(r.status, JSON.stringify(r.body)).toBe(503);
     const resumed = await eventually('the session served again after SIGCONT', async () => {
       const r = await get(port, jar, '/');
       return r.status === 200 && r;

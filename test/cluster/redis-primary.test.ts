@@ -6,23 +6,17 @@
  * outage of Redis once, and its end once.
  */
 import { existsSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/wait.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { useRedis } from '../support/redis-suite.js';
 import { sessionId, useClusterSuite } from './harness.js';
 
 describe('a cluster on Redis', () => {
   const suite = useClusterSuite();
-  let server: RedisServer;
-  beforeEach(async () => {
-    server = await startRedis();
-  });
-  afterEach(async () => {
-    await server.stop();
-  });
+  const redis = useRedis([], { each: true });
 
   it('shares sessions between the workers and the primary through Redis, with each event once and no id in Redis', async () => {
-    const c = await suite.start({ redis: { url: server.url, prefix: 'app:' } });
+    const c = await suite.start({ redis: { url: redis.server.url, prefix: 'app:' } });
     await c.fork(2);
     const id = sessionId('redis');
     const written = await c.callOk(0, 'setSession', id, { cart: [1, 2], userId: 'ada' });
@@ -37,30 +31,30 @@ describe('a cluster on Redis', () => {
     expect(events.filter((e) => e.name === 'created').map((e) => (e.payload as { sid: string }).sid)).toEqual([sid]);
     expect(events.filter((e) => e.name === 'updated')).toHaveLength(1);
 
-    const keys = server.cli('--scan', '--pattern', 'app:*').split('\n').filter(Boolean);
+    const keys = redis.server.cli('--scan', '--pattern', 'app:*').split('\n').filter(Boolean);
     expect(keys.length).toBeGreaterThan(0);
     for (const k of keys) {
       expect(k, 'a key holds the session id').not.toContain(id);
-      expect(server.cli('DUMP', k), `${k} holds the session id`).not.toContain(id);
+      expect(redis.server.cli('DUMP', k), `${k} holds the session id`).not.toContain(id);
     }
   });
 
   it("accepts a worker that repeats the primary's Redis options, and refuses one that names another prefix", async () => {
-    const c = await suite.start({ redis: { url: server.url, prefix: 'app:' } });
-    await c.fork(1, { attach: { redis: { url: server.url, prefix: 'app:' } } });
-    const r = await c.cmd({ cmd: 'fork', count: 1, boot: { attach: { redis: { url: server.url, prefix: 'other:' } } } }, 90_000);
+    const c = await suite.start({ redis: { url: redis.server.url, prefix: 'app:' } });
+    await c.fork(1, { attach: { redis: { url: redis.server.url, prefix: 'app:' } } });
+    const r = await c.cmd({ cmd: 'fork', count: 1, boot: { attach: { redis: { url: redis.server.url, prefix: 'other:' } } } }, 90_000);
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : String(r.error.message)).toMatch(/SESSMAP_ERR_OPTION_CONFLICT.*"redis\.prefix" is 'other:' in this worker but 'app:' in the cluster primary/);
   });
 
   it('logs an outage of Redis once, and its end once', async () => {
-    const c = await suite.start({ redis: { url: server.url, commandTimeout: 300 }, sweepInterval: 100 });
+    const c = await suite.start({ redis: { url: redis.server.url, commandTimeout: 300 }, sweepInterval: 100 });
     await c.fork(1);
     await c.callOk(0, 'createSession', { n: 1 });
-    await server.kill();
+    await redis.server.kill();
     await eventually('the outage logged', async () => (await c.logs()).some((l) => l.includes('session backend unavailable')), { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 1500));
-    await server.restart();
+    await redis.server.restart();
     await eventually('its end logged', async () => (await c.logs()).some((l) => l.includes('session backend available again')), { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 500));
     const logs = await c.logs();
@@ -77,16 +71,10 @@ describe('a cluster on Redis', () => {
 
 describe('a cluster on Redis with a near-cache', () => {
   const suite = useClusterSuite();
-  let server: RedisServer;
-  beforeEach(async () => {
-    server = await startRedis();
-  });
-  afterEach(async () => {
-    await server.stop();
-  });
+  const redis = useRedis([], { each: true });
 
   it('shares one near-cache file between the workers: a session one worker read is served to the other without Redis', async () => {
-    const c = await suite.start({ redis: { url: server.url, nearCache: { path: suite.tmp.path('near.smap') } } });
+    const c = await suite.start({ redis: { url: redis.server.url, nearCache: { path: suite.tmp.path('near.smap') } } });
     await c.fork(2);
     const made = await c.callOk(0, 'createSession', { n: 1 });
     await eventually('the near-cache serving in the workers', async () => {

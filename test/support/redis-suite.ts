@@ -1,39 +1,42 @@
 /**
- * The Redis servers of a test file: started once before its tests, stopped after them.
- * `useRedis()` gives a redis-server of the file's own (with `extra` command-line options),
- * `useRedisCluster()` a three-master Redis Cluster; read `.server` / `.cluster` inside tests.
+ * The Redis servers of a test file: `useRedis()` a redis-server (with `extra` command-line
+ * options), `useRedisCluster()` a three-master Redis Cluster; started before the file's tests and
+ * stopped after them, or, with `{ each: true }`, a fresh one for every test (tests that kill or
+ * stop their server). Read `.server` / `.cluster` inside tests and hooks.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from './redis.js';
 
-export function useRedis(extra: readonly string[] = []): { readonly server: RedisServer } {
-  let server: RedisServer | undefined;
-  beforeAll(async () => {
-    server = await startRedis(extra);
-  }, 30_000);
-  afterAll(async () => {
-    await server?.stop();
+/** Registers the hooks that start and stop one thing; its getter fails outside a test. */
+function useStarted<T extends { stop(): Promise<void> }>(what: string, start: () => Promise<T>, each: boolean, timeout: number): () => T {
+  let current: T | undefined;
+  (each ? beforeEach : beforeAll)(async () => {
+    current = await start();
+  }, timeout);
+  (each ? afterEach : afterAll)(async () => {
+    await current?.stop();
+    current = undefined;
   });
+  return () => {
+    if (current === undefined) throw new Error(`${what} is not started (read it inside a test or hook)`);
+    return current;
+  };
+}
+
+export function useRedis(extra: readonly string[] = [], options: { each?: boolean } = {}): { readonly server: RedisServer } {
+  const get = useStarted('the redis-server', () => startRedis(extra), options.each === true, 30_000);
   return {
     get server(): RedisServer {
-      if (server === undefined) throw new Error('useRedis: the server is not started yet (read it inside a test or hook)');
-      return server;
+      return get();
     },
   };
 }
 
 export function useRedisCluster(masters = 3): { readonly cluster: RedisClusterServers } {
-  let cluster: RedisClusterServers | undefined;
-  beforeAll(async () => {
-    cluster = await startRedisCluster(masters);
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const get = useStarted('the Redis Cluster', () => startRedisCluster(masters), false, 60_000);
   return {
     get cluster(): RedisClusterServers {
-      if (cluster === undefined) throw new Error('useRedisCluster: the cluster is not started yet (read it inside a test or hook)');
-      return cluster;
+      return get();
     },
   };
 }
