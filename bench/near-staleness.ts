@@ -6,11 +6,9 @@
  * each write, the time from A's write returning to B first reading it. Also under load: 50
  * concurrent readers on B while it runs. Prints p50 / p99 / max in ms (docs/benchmarks.md).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
 import { openSessionStore, type SessionStore } from '../src/index.js';
-import { findRedisServer, redisMissingMessage, startRedis } from './http/redis.js';
+import { benchRedis } from './http/redis.js';
 
 const WRITES = Number(process.env.WRITES ?? 300);
 const READERS = Number(process.env.READERS ?? 50);
@@ -52,15 +50,10 @@ async function run(a: SessionStore, b: SessionStore, readers: number): Promise<n
   return seen.sort((x, y) => x - y);
 }
 
-const bin = findRedisServer();
-if (bin === undefined) {
-  console.error(redisMissingMessage());
-  process.exit(1);
-}
-const dir = mkdtempSync(join(os.tmpdir(), 'sessmap-near-'));
-const server = await startRedis(bin, dir);
+const redis = await benchRedis('near');
+const server = redis.server;
 try {
-  const host = (name: string) => openSessionStore({ redis: { url: server.url, nearCache: { path: join(dir, `${name}.smap`), size: '4m' } } });
+  const host = (name: string) => openSessionStore({ redis: { url: server.url, nearCache: { path: join(redis.dir, `${name}.smap`), size: '4m' } } });
   const [a, b] = [await host('a'), await host('b')];
   await new Promise((r) => setTimeout(r, 300));
   console.log(`${WRITES} writes on host A, 10 ms apart; host B reading; redis-server ${server.version}, Node ${process.version}`);
@@ -76,6 +69,5 @@ try {
   }
   await Promise.all([a.close(), b.close()]);
 } finally {
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await redis.done();
 }

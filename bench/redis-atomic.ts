@@ -15,13 +15,10 @@
  * MULTI..EXEC, which node-redis pipelines), attempts per update (watch-multi), and redis-server
  * CPU per update (/proc). Prints a table; docs/redis.md quotes it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
 import { createClient } from 'redis';
 import { openSessionStore, type SessionStore } from '../src/index.js';
 import { procCpuMicros } from './http/cpu.js';
-import { findRedisServer, redisMissingMessage, startRedis } from './http/redis.js';
+import { benchRedis } from './http/redis.js';
 
 const N = Number(process.env.N ?? 2000);
 const C = Number(process.env.C ?? 16);
@@ -131,13 +128,8 @@ async function sessmap(url: string, write: 'update' | 'set'): Promise<() => Prom
   };
 }
 
-const bin = findRedisServer();
-if (bin === undefined) {
-  console.error(redisMissingMessage());
-  process.exit(1);
-}
-const dir = mkdtempSync(join(os.tmpdir(), 'sessmap-atomic-'));
-const server = await startRedis(bin, dir);
+const redis = await benchRedis('atomic');
+const server = redis.server;
 try {
   const admin = await connect(server.url);
   console.error('measuring...');
@@ -154,6 +146,5 @@ try {
     console.log(`| ${r.name} | ${r.ms.toFixed(0)} | ${((N / r.ms) * 1000).toFixed(0)} | ${(r.attempts / N).toFixed(2)} | ${(r.trips / N).toFixed(2)} | ${(r.commands / N).toFixed(2)} | ${(r.cpuMicros / N).toFixed(1)} | ${r.final} |`);
   }
 } finally {
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await redis.done();
 }

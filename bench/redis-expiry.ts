@@ -6,21 +6,13 @@
  * each deadline to the host's `expired` event. The documented bound is sweepInterval (1000 ms
  * here, the default) + 500 ms.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
 import { openSessionStore } from '../src/index.js';
-import { findRedisServer, redisMissingMessage, startRedis } from './http/redis.js';
+import { benchRedis } from './http/redis.js';
 
 const SESSIONS = 300;
 
-const bin = findRedisServer();
-if (bin === undefined) {
-  console.error(redisMissingMessage());
-  process.exit(1);
-}
-const dir = mkdtempSync(join(os.tmpdir(), 'sessmap-expiry-'));
-const server = await startRedis(bin, dir);
+const redis = await benchRedis('expiry');
+const server = redis.server;
 try {
   const hosts = [await openSessionStore({ redis: { url: server.url } }), await openSessionStore({ redis: { url: server.url } })];
   const deadlines = new Map<string, number>();
@@ -46,6 +38,5 @@ try {
   }
   await Promise.all(hosts.map((h) => h.close()));
 } finally {
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await redis.done();
 }

@@ -6,22 +6,15 @@
  * fault: calls, failed calls, the slowest call and the slowest failed one (the bound is
  * commandTimeout + 50 ms), and how long after Redis was back the last call failed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
 import { openSessionStore } from '../src/index.js';
-import { findRedisServer, redisMissingMessage, startRedis, type RedisServer } from './http/redis.js';
+import { benchRedis, startRedis, type RedisServer } from './http/redis.js';
 
 const TIMEOUT = 300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const bin = findRedisServer();
-if (bin === undefined) {
-  console.error(redisMissingMessage());
-  process.exit(1);
-}
-const dir = mkdtempSync(join(os.tmpdir(), 'sessmap-outage-'));
-let server: RedisServer = await startRedis(bin, dir);
+const redis = await benchRedis('outage');
+const { bin, dir } = redis;
+let server: RedisServer = redis.server;
 const port = Number(new URL(server.url).port);
 const store = await openSessionStore({ redis: { url: server.url, commandTimeout: TIMEOUT } });
 console.log(`commandTimeout ${TIMEOUT} ms; redis-server ${server.version}, Node ${process.version}`);
@@ -65,6 +58,6 @@ try {
   }
 } finally {
   await store.close();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (server !== redis.server) await server.stop();
+  await redis.done();
 }

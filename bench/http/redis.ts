@@ -5,7 +5,8 @@
  * on SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { procCpuMicros } from './cpu.js';
@@ -189,4 +190,28 @@ export async function flushAll(port: number): Promise<number> {
   const [ok, n] = await simpleCommands(port, ['FLUSHALL', 'DBSIZE']);
   if (ok !== 'OK') throw new Error(`redis-server on port ${port}: FLUSHALL answered ${String(ok)}`);
   return Number(n);
+}
+
+/**
+ * For the benchmarks that need one redis-server of their own: the binary (or a clear message and
+ * exit 1 when there is none), a temp directory, and the server in it; `done()` stops it and
+ * removes the directory.
+ */
+export async function benchRedis(label: string): Promise<{ server: RedisServer; bin: string; dir: string; done(): Promise<void> }> {
+  const bin = findRedisServer();
+  if (bin === undefined) {
+    console.error(redisMissingMessage());
+    process.exit(1);
+  }
+  const dir = mkdtempSync(join(os.tmpdir(), `sessmap-${label}-`));
+  const server = await startRedis(bin, dir);
+  return {
+    server,
+    bin,
+    dir,
+    async done() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
