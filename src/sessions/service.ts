@@ -184,11 +184,14 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
    */
   touchIsCurrent(id: string, ttl: number): boolean {
     const m = this.#memo.get(id);
-    if (m === undefined || m.t === 0 || typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) return false;
+    if (m === undefined || typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) return false;
     const now = this.#o.clock();
-    const until = expiryOf({ d: undefined, c: 0, a: m.a, i: ttl, v: 0 }, now);
-    const slack = touchSlack(ttl);
-    return until > now && now - m.t <= slack && Math.abs(m.e - until) <= slack;
+    return this.#current(m, expiryOf({ d: undefined, c: 0, a: m.a, i: ttl, v: 0 }, now), now, touchSlack(ttl));
+  }
+
+  /** Seen within the slack, at a deadline within the slack of `until`: the backend would write nothing. */
+  #current(m: { e: number; t: number }, until: number, now: number, slack: number): boolean {
+    return until > now && m.t > 0 && now - m.t <= slack && Math.abs(m.e - until) <= slack;
   }
 
   async touchSession(id: string, options: { ttl?: number } = {}): Promise<boolean> {
@@ -202,8 +205,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
       const until = expiryOf({ d: undefined, c: 0, a: m.a, i: idle, v: 0 }, now);
       if (until <= now) return false;
       const slack = touchSlack(idle);
-      // Seen within the slack, at a deadline within the slack of this one: the backend would write nothing.
-      if (m.t > 0 && now - m.t <= slack && Math.abs(m.e - until) <= slack) return true;
+      if (this.#current(m, until, now, slack)) return true;
       return this.#backend.extend(id, until, slack, now);
     }
     const s = (await this.#backend.read(id))?.session;
