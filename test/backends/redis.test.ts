@@ -65,3 +65,4 @@ testBackend('Redis with plain keys', () => underTest({ url: server.url }, 'plain
 testBackend('Redis at maxmemory', () => underTest({ url: small.url }, 'hashed', 6000));
 testBackend('Redis Cluster', () => underTest({ rootNodes: cluster.rootNodes }, 'hashed'));
 testBackend('Redis with a near-cache', () => underTest({ url: server.url }, 'hashed', undefined, true));
+testBackend('Redis Cluster with a near-cache', () => underTest({ rootNodes: cluster.rootNodes }, 'hashed', undefined, true));

@@ -270,14 +270,39 @@ export class RedisLink {
   }
 
   /**
-   * A connection for the near-cache's invalidation channel: RESP2 (classic pub/sub for the
-   * redirected invalidations), no reconnecting of its own (the channel makes new ones), not
-   * closed with the link (the channel closes it).
+   * Where the near-cache's invalidation channel listens: every master (one node when not a
+   * cluster), each with a way to make connections to it for the channel: RESP2 (classic pub/sub
+   * for the redirected invalidations, which must come from the node the keys live on), no
+   * reconnecting of their own (the channel makes new ones), not closed with the link (the
+   * channel closes them).
    */
-  trackingConnection(): NodeRedis & { destroy(): void } {
+  trackingNodes(): Array<{ name: string; connect(): NodeRedis & { destroy(): void } }> {
     const socket = { connectTimeout: this.#o.commandTimeout, reconnectStrategy: false };
-    const c = this.#o.url !== undefined ? this.#mod.createClient({ url: this.#o.url, RESP: 2, disableOfflineQueue: true, socket }) : this.#base.duplicate({ RESP: 2, socket });
-    return c as NodeRedis & { destroy(): void };
+    const own = { RESP: 2, disableOfflineQueue: true };
+    if (!this.cluster) {
+      const connect = () => (this.#o.url !== undefined ? this.#mod.createClient({ url: this.#o.url, ...own, socket }) : this.#base.duplicate({ ...own, socket }));
+      return [{ name: 'redis', connect: connect as () => NodeRedis & { destroy(): void } }];
+    }
+    return (this.#base.masters ?? []).map((m) => ({
+      name: `${m.host}:${m.port}`,
+      connect: (() => {
+        // The credentials and TLS of the root nodes (or the app's cluster's defaults), this master's address.
+        if (this.#o.rootNodes !== undefined) {
+          const u = new URL(this.#o.rootNodes[0]!);
+          u.hostname = m.host;
+          u.port = String(m.port);
+          return this.#mod.createClient({ url: u.toString(), ...own, socket });
+        }
+        const d = (this.#base as { options?: { defaults?: object } }).options?.defaults ?? {};
+        return this.#mod.createClient({ ...d, ...own, socket: { ...((d as { socket?: object }).socket ?? {}), ...socket, host: m.host, port: m.port } });
+      }) as () => NodeRedis & { destroy(): void },
+    }));
+  }
+
+  /** The masters the cluster client knows now ("host:port", sorted; one name when not a cluster). */
+  masterNames(): string[] {
+    if (!this.cluster) return ['redis'];
+    return (this.#base.masters ?? []).map((m) => `${m.host}:${m.port}`).sort();
   }
 
   /** A connection of its own for subscriptions, closed with the link. */

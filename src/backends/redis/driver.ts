@@ -53,7 +53,7 @@ async function keysOf(link: RedisLink, o: NormalisedRedisOptions, closed: () => 
 
 /** Where a near-cache file lives by default: one per host and Redis (a process on its own: one per process). */
 function nearPath(o: NormalisedRedisOptions, role: BackendContext['role']): string {
-  const where = createHash('sha256').update(`${o.url ?? 'client'}|${o.prefix}`).digest('hex').slice(0, 12);
+  const where = createHash('sha256').update(`${o.url ?? o.rootNodes?.join(',') ?? 'client'}|${o.prefix}`).digest('hex').slice(0, 12);
   return path.join(defaultCacheDir(), role === 'standalone' ? `near-${where}-${process.pid}.smap` : `near-${where}.smap`);
 }
 
@@ -92,7 +92,7 @@ async function openNearCache(link: RedisLink, backend: RedisBackend, o: Normalis
   }
   const near = new NearCache(cache, n.maxAge, o.commandTimeout * 2 + 1000);
   const current = (token: string) => backend.readFresh(backend.keys.handleOf(token));
-  const channel = ctx.role === 'worker' ? undefined : new InvalidationChannel(() => link.trackingConnection(), backend.keys, near, o.commandTimeout, ctx.logger, current);
+  const channel = ctx.role === 'worker' ? undefined : new InvalidationChannel({ nodes: () => link.trackingNodes(), names: () => link.masterNames() }, backend.keys, near, o.commandTimeout, ctx.logger, current);
   await backend.useNearCache(near, channel, ctx.role === 'standalone' && n.path === undefined ? file : undefined);
 }
 

@@ -125,14 +125,13 @@ export function normaliseRedisOptions(r: unknown): NormalisedRedisOptions {
     commandTimeout: o.commandTimeout === undefined ? DEFAULT_REDIS_OPTIONS.commandTimeout : validateTimeout('redis.commandTimeout', o.commandTimeout),
     keys: o.keys === undefined ? DEFAULT_REDIS_OPTIONS.keys : validateEnum('redis.keys', o.keys, ['hashed', 'plain']),
     secret,
-    nearCache: nearCacheOf(o.nearCache, rootNodes !== undefined),
+    nearCache: nearCacheOf(o.nearCache),
   };
 }
 
-function nearCacheOf(n: unknown, cluster: boolean): NormalisedRedisOptions['nearCache'] {
+function nearCacheOf(n: unknown): NormalisedRedisOptions['nearCache'] {
   if (n === undefined || n === false) return undefined;
   if (n !== true && (n === null || typeof n !== 'object' || Array.isArray(n))) invalid('nearCache', 'must be true, false or an object { size?, path?, maxAge? }');
-  if (cluster) invalid('nearCache', 'is not available on Redis Cluster yet (its invalidations come per master); use it with redis.url');
   const o = (n === true ? {} : n) as NearCacheOptions;
   if (o.path !== undefined && (typeof o.path !== 'string' || o.path.length === 0)) invalid('nearCache.path', 'must be a non-empty file path');
   return {

@@ -16,10 +16,16 @@
  * answer comes (one round trip), the old copy may be served: the bound on staleness is the
  * invalidation's travel plus one round trip.
  *
- * The channel is lost when either connection errors, closes or reconnects, or when a probe
- * (PING on the tracking connection every second) gets no answer within commandTimeout: then the
- * near-cache stops serving at once and is emptied, and the channel is made again from new
- * connections; the near-cache serves again, empty, once tracking is on again.
+ * On Redis Cluster a change is reported by the master that holds the key, to a connection on
+ * that master: the channel is such a pair of connections on every master, and is up only while
+ * all of them are.
+ *
+ * The channel is lost when any of its connections errors, closes or reconnects, when a probe
+ * (ROLE on each tracking connection every second) gets no answer within commandTimeout or finds
+ * a node that is no longer a master, or when the cluster's masters are no longer those the
+ * channel listens to (a failover, a node added): then the near-cache stops serving at once and is
+ * emptied, and the channel is made again from new connections to the masters of the moment; the
+ * near-cache serves again, empty, once tracking is on again on every one.
  */
 import type { Logger } from '../../events/logger.js';
 import type { StoredSession } from '../../sessions/backend.js';
@@ -35,11 +41,23 @@ export interface TrackingConnection {
   destroy(): void;
 }
 
+/** A master the channel listens to, and how to make connections to it. */
+export interface TrackingNode {
+  readonly name: string;
+  connect(): TrackingConnection;
+}
+
+/** Where the channel listens: the masters of the moment, and their names (to see them change). */
+export interface TrackingTopology {
+  nodes(): TrackingNode[];
+  names(): string[];
+}
+
 const PROBE_MS = 1000;
 const RETRY_MS = 200;
 
 export class InvalidationChannel {
-  readonly #make: () => TrackingConnection;
+  readonly #where: TrackingTopology;
   readonly #keys: KeyScheme;
   readonly #near: NearCache;
   readonly #timeout: number;
@@ -58,7 +76,7 @@ export class InvalidationChannel {
    * keeps the copy (with its new deadline) instead of dropping it.
    */
   constructor(
-    make: () => TrackingConnection,
+    where: TrackingTopology,
     keys: KeyScheme,
     near: NearCache,
     commandTimeout: number,
@@ -66,7 +84,7 @@ export class InvalidationChannel {
     current: (token: string) => Promise<{ session: StoredSession; expiresAt: number } | undefined>,
   ) {
     this.#current = current;
-    this.#make = make;
+    this.#where = where;
     this.#keys = keys;
     this.#near = near;
     this.#timeout = commandTimeout;
@@ -87,21 +105,18 @@ export class InvalidationChannel {
     if (this.#closed) return;
     const gen = ++this.#generation;
     const lost = (why: string) => () => this.#lost(gen, why);
-    const sub = this.#make();
-    const tracker = this.#make();
-    this.#conns = [sub, tracker];
+    const nodes = this.#where.nodes();
+    const listened = nodes.map((n) => n.name).sort().join(' ');
+    const pairs = nodes.map((n) => ({ name: n.name, sub: n.connect(), tracker: n.connect() }));
+    this.#conns = pairs.flatMap((p) => [p.sub, p.tracker]);
     for (const c of this.#conns) {
       c.on('error', lost('an error'));
       c.on('end', lost('the connection closed'));
       c.on('reconnecting', lost('a reconnection'));
     }
     try {
-      await Promise.all([sub.connect(), tracker.connect()]);
-      const id = String(await sub.sendCommand(['CLIENT', 'ID']));
-      await sub.sendCommand(['CLIENT', 'SETNAME', 'sessmap-invalidations']);
-      await tracker.sendCommand(['CLIENT', 'SETNAME', 'sessmap-tracking']);
-      await sub.subscribe('__redis__:invalidate', (m) => this.#invalidated(gen, m));
-      await tracker.sendCommand(['CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', 'PREFIX', this.#keys.sessionPrefix()]);
+      if (pairs.length === 0) throw new Error('no master known yet');
+      await Promise.all(pairs.map((p) => this.#track(gen, p.sub, p.tracker)));
     } catch (err) {
       this.#lost(gen, (err as Error).message);
       return;
@@ -112,20 +127,41 @@ export class InvalidationChannel {
     if (this.#warned) this.#log.info({}, 'near-cache invalidation channel back: the near-cache serves again');
     this.#warned = false;
     this.#probe = setInterval(() => {
-      let answered = false;
-      const t = setTimeout(() => {
-        if (!answered) this.#lost(gen, `no answer to a probe within ${this.#timeout} ms`);
-      }, this.#timeout);
-      t.unref();
-      tracker.sendCommand(['PING']).then(
-        () => {
-          answered = true;
-          clearTimeout(t);
-        },
-        () => this.#lost(gen, 'a probe failed'),
-      );
+      if (this.#where.names().join(' ') !== listened) {
+        this.#lost(gen, "the cluster's masters changed");
+        return;
+      }
+      for (const p of pairs) this.#ask(gen, p.name, p.tracker);
     }, PROBE_MS);
     this.#probe.unref();
+  }
+
+  /** Turns tracking on for one master: its invalidations redirected to `sub`, on the same node. */
+  async #track(gen: number, sub: TrackingConnection, tracker: TrackingConnection): Promise<void> {
+    await Promise.all([sub.connect(), tracker.connect()]);
+    const id = String(await sub.sendCommand(['CLIENT', 'ID']));
+    await sub.sendCommand(['CLIENT', 'SETNAME', 'sessmap-invalidations']);
+    await tracker.sendCommand(['CLIENT', 'SETNAME', 'sessmap-tracking']);
+    await sub.subscribe('__redis__:invalidate', (m) => this.#invalidated(gen, m));
+    await tracker.sendCommand(['CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', 'PREFIX', this.#keys.sessionPrefix()]);
+  }
+
+  /** The probe of one master: it answers within commandTimeout, and is still a master. */
+  #ask(gen: number, name: string, tracker: TrackingConnection): void {
+    let answered = false;
+    const t = setTimeout(() => {
+      if (!answered) this.#lost(gen, `no answer from ${name} to a probe within ${this.#timeout} ms`);
+    }, this.#timeout);
+    t.unref();
+    tracker.sendCommand(['ROLE']).then(
+      (role) => {
+        answered = true;
+        clearTimeout(t);
+        const r = Array.isArray(role) ? String(role[0]) : '';
+        if (r !== 'master') this.#lost(gen, `${name} is no longer a master (${r})`);
+      },
+      () => this.#lost(gen, `a probe of ${name} failed`),
+    );
   }
 
   #invalidated(gen: number, message: unknown): void {
