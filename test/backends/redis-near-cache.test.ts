@@ -7,12 +7,12 @@
  * a change made meanwhile is seen afterwards, never the old value. The same on a three-master
  * Redis Cluster, where each master reports the changes of its own keys.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Child } from '../support/child.js';
 import { useChildCleanup } from '../support/suite.js';
 import { eventually, sleep } from '../support/wait.js';
 import { useRedis, useRedisCluster } from '../support/redis-suite.js';
-import type { RedisServer } from '../support/redis.js';
+import { startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
 import { call, startHost } from '../support/hosts.js';
 import type { SessionRecord } from '../../src/sessions/types.js';
 
@@ -176,4 +176,54 @@ describe('on a redis-server', () => {
 describe('on a Redis Cluster', () => {
   const multi = useRedisCluster();
   twoHosts('a three-master Redis Cluster', { servers: () => multi.cluster.nodes, redis: () => ({ rootNodes: multi.cluster.rootNodes }) }, () => {});
+});
+
+describe('on a Redis Cluster whose master fails over to its replica', () => {
+  let replicated: RedisClusterServers;
+  beforeAll(async () => {
+    replicated = await startRedisCluster(3, 1);
+  }, 60_000);
+  afterAll(async () => {
+    await replicated?.stop();
+  });
+
+  it('keeps no copy across the failover, and sees the changes of the promoted replica\'s keys after it', async () => {
+    const options = { redis: { rootNodes: replicated.rootNodes, prefix: `ncf${process.pid}:`, nearCache: { maxAge: 60_000 } } };
+    const [a, b] = await Promise.all([startHost(options), startHost(options)]);
+    // Sessions on every master (their buckets spread over the slots), each read twice on b.
+    const ids: string[] = [];
+    for (let i = 0; i < 24; i++) ids.push((await call<SessionRecord>(a, 'createSession', { n: 1 })).id);
+    for (const id of ids) for (let r = 0; r < 2; r++) await call(b, 'getSession', id);
+    const flushes = (await counts(b)).nearFlushes!;
+
+    const victim = replicated.nodes.find((n) => n.cli('ROLE').startsWith('master'))!;
+    await victim.kill();
+    await eventually('b emptying its near-cache', async () => (await counts(b)).nearFlushes! > flushes, { timeoutMs: 10_000, intervalMs: 50 });
+    // Every session changed once the replica took over (a's calls fail meanwhile, with the code).
+    for (const id of ids) {
+      await eventually(`a changing ${id.slice(0, 4)}... after the failover`, async () => {
+        const r = await a.request<{ ok: boolean }>({ op: 'timed', method: 'setSession', args: [id, { n: 2 }] });
+        return r.ok && r.value.ok;
+      }, { timeoutMs: 30_000, intervalMs: 100 });
+    }
+    const readAll = async (n: number): Promise<boolean> => {
+      for (const id of ids) {
+        const r = await b.request<{ ok: boolean; value?: SessionRecord }>({ op: 'timed', method: 'getSession', args: [id] });
+        if (!r.ok || !r.value.ok) return false;
+        // Never the value from before the change (the copies would serve it for a minute).
+        expect(r.value.value?.data.n, 'a value from before the change').toBeGreaterThanOrEqual(n);
+        if (r.value.value?.data.n !== n) return false;
+      }
+      return true;
+    };
+    await eventually('b reading every change', () => readAll(2), { timeoutMs: WAIT_MS, intervalMs: 50 });
+    // b serves from its near-cache again, and hears the masters of the moment, the promoted one too.
+    await eventually('b serving from its near-cache again', async () => {
+      const h0 = (await counts(b)).nearHits!;
+      await readAll(2);
+      return (await counts(b)).nearHits! > h0;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    for (const id of ids) await call(a, 'setSession', id, { n: 3 });
+    await eventually('b reading every change made after the failover', () => readAll(3), { timeoutMs: WAIT_MS, intervalMs: 50 });
+  }, 90_000);
 });

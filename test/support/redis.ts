@@ -146,8 +146,12 @@ export interface RedisClusterServers {
   stop(): Promise<void>;
 }
 
-/** A Redis Cluster of `masters` masters (no replicas) on loopback ports, every slot assigned. */
-export async function startRedisCluster(masters = 3): Promise<RedisClusterServers> {
+/**
+ * A Redis Cluster of `masters` masters on loopback ports, every slot assigned; with `replicas`,
+ * that many replicas of each master (`nodes` holds the masters first), and a node timeout of
+ * 1 s so that a replica takes over a killed master within a few seconds.
+ */
+export async function startRedisCluster(masters = 3, replicas = 0): Promise<RedisClusterServers> {
   const nodes: RedisServer[] = [];
   const dirs: string[] = [];
   const stopAll = async (): Promise<void> => {
@@ -155,24 +159,27 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterServer
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < masters; i++) {
+    const timeout = replicas > 0 ? '1000' : '5000';
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'sessmap-rcluster-'));
       dirs.push(dir);
-      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'], { dir }));
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', timeout], { dir }));
     }
     const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
-    const r = spawnSync('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const ok = nodes.every((n) => /cluster_state:ok/.test(n.cli('cluster', 'info')) && /cluster_known_nodes:(\d+)/.exec(n.cli('cluster', 'info'))?.[1] === String(masters));
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok within 20 s:\n${nodes[0]!.cli('cluster', 'info')}`);
+      const ok = nodes.every((n) => /cluster_state:ok/.test(n.cli('cluster', 'info')) && /cluster_known_nodes:(\d+)/.exec(n.cli('cluster', 'info'))?.[1] === String(nodes.length));
+      // A replica that never synced with its master would not take over from it.
+      const synced = nodes.every((n) => !n.cli('ROLE').startsWith('slave') || /master_link_status:up/.test(n.cli('INFO', 'replication')));
+      if (ok && synced) break;
+      if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok (with every replica synced) within 20 s:\n${nodes[0]!.cli('cluster', 'info')}`);
       await new Promise((res) => setTimeout(res, 100));
     }
   } catch (err) {
     await stopAll();
     throw err;
   }
-  return { rootNodes: nodes.map((n) => n.url), nodes, stop: stopAll };
+  return { rootNodes: nodes.slice(0, masters).map((n) => n.url), nodes, stop: stopAll };
 }
