@@ -1,6 +1,6 @@
 /**
  * The adapter contract (contract.ts), unchanged, with the stores on Redis: on a redis-server of
- * this file's own, on a three-master Redis Cluster, and on the server with a near-cache (one file
+ * this file's own, on a three-master Redis Cluster, and on each with a near-cache (one file
  * per store label: the stores of one label share it, as the processes of a host do); a key
  * prefix per store label and test.
  */
@@ -28,3 +28,4 @@ function redisPlace(name: string, where: () => { url?: string; rootNodes?: strin
 for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis', () => ({ url: single.server.url })));
 for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis Cluster', () => ({ rootNodes: multi.cluster.rootNodes })));
 for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis with a near-cache', () => ({ url: single.server.url }), true));
+for (const driver of DRIVERS) testAdapter(driver, redisPlace('Redis Cluster with a near-cache', () => ({ rootNodes: multi.cluster.rootNodes }), true));

@@ -41,8 +41,8 @@ export interface RedisOptions {
   secret?: string;
   /**
    * A near-cache on this host in front of Redis (docs/redis.md): reads of sessions this host
-   * holds pay no round trip, kept coherent by Redis's invalidations. `true` for the defaults.
-   * Not on Redis Cluster yet. @default off
+   * holds pay no round trip, kept coherent by Redis's invalidations (on Redis Cluster, from
+   * every master). `true` for the defaults. @default off
    */
   nearCache?: boolean | NearCacheOptions;
 }
