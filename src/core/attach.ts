@@ -64,7 +64,7 @@ export function attachExisting(file: string, segmentBytes?: number): Attachment 
       const plans = planSegments(info, segmentBytes);
       const segments = mapSegments(fd, file, plans, info.pageSize);
       const st = fs.fstatSync(fd);
-      allocateHoles(segments, file, info.fileSize, st);
+      allocateHoles([header, ...segments], file, info.fileSize, st);
       return { path: file, info, header, segments, plans, epoch: currentEpoch(header), identity: fileIdentity(st) };
     } finally {
       fs.closeSync(fd);
@@ -101,7 +101,7 @@ function sleepMs(ms: number): void {
 export function createOrAttach(file: string, options: InternalCreateOptions): Attachment {
   const g = computeGeometry(options);
   const policy = options.evictionPolicy === undefined ? DEFAULT_OPTIONS.evictionPolicy : validateEnum<EvictionPolicy>('evictionPolicy', options.evictionPolicy, ['lru', 'none']);
-  const serializer = options.serializer === undefined ? DEFAULT_OPTIONS.serializer : validateEnum<SerializerName>('serializer', options.serializer, ['json', 'v8', 'raw']);
+  const serializer = options.serializer === undefined ? DEFAULT_OPTIONS.serializer : validateEnum<SerializerName>('serializer', options.serializer, ['json', 'v8', 'raw', 'structured']);
   const defaultTtl = options.defaultTtl === undefined ? DEFAULT_OPTIONS.defaultTtl : validateTtl('defaultTtl', options.defaultTtl);
   const ifExists = options.ifExists === undefined ? DEFAULT_OPTIONS.ifExists : validateEnum('ifExists', options.ifExists, ['error', 'attach', 'reinit'] as const);
   const plans = planSegments(g, options._segmentBytes);

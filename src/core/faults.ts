@@ -14,7 +14,9 @@ export type FaultPoint =
   | 'evict:partial'
   | 'compact:move'
   | 'compact:unfinished'
-  | 'repair:partial';
+  | 'repair:partial'
+  | 'structures:partial'
+  | 'structures:unpublished';
 
 const spec = process.env.SESSMAP_FAULT ?? '';
 const [faultPoint, nth] = spec.split(':').length > 2

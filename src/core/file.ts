@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { sessmapError, type SessmapError } from '../errors.js';
 import { loadBinding } from './native.js';
 import {
-  FORMAT_VERSION, HEADER_SIZE, H_CRC_OFF, H_CREATED_OFF, H_DEFAULT_TTL_OFF, H_EPOCH_IDX, H_FILE_SIZE_OFF, H_FLAGS_OFF,
+  FORMAT_VERSION, HEADER_SIZE, PAGES_OFF, H_CRC_OFF, H_CREATED_OFF, H_DEFAULT_TTL_OFF, H_EPOCH_IDX, H_FILE_SIZE_OFF, H_FLAGS_OFF,
   H_HEADER_SIZE_OFF, H_IMMUTABLE_END, H_MAGIC_OFF, H_MAX_KEY_OFF, H_PAGE_COUNT_OFF, H_PAGE_SIZE_OFF, H_SEED_LEN, H_SEED_OFF,
   H_SLOTS_OFF, H_STATE_IDX, H_VERSION_OFF, MAGIC, POLICY_CODES, SERIALIZER_CODES, STATE_READY,
 } from './layout.js';
@@ -54,7 +54,7 @@ function ioError(op: string, file: string, err: unknown): SessmapError {
 }
 
 const POLICY_NAMES: EvictionPolicy[] = ['lru', 'none'];
-const SERIALIZER_NAMES: SerializerName[] = ['json', 'v8', 'raw'];
+const SERIALIZER_NAMES: SerializerName[] = ['json', 'v8', 'raw', 'structured'];
 
 /** Creates the directory (0700) when missing; refuses one that others may write into. */
 export function ensurePrivateDir(dir: string): void {
@@ -182,7 +182,7 @@ export function readHeader(fd: number, file: string): HeaderInfo {
     info.pageCount >= 1 && info.pageCount <= MAX_PAGE_COUNT &&
     info.slotsPerPage >= 8 && (info.slotsPerPage & (info.slotsPerPage - 1)) === 0 && dataStart(info.slotsPerPage) <= info.pageSize / 4 &&
     info.maxKeyBytes >= 1 && info.maxKeyBytes <= MAX_KEY_BYTES_LIMIT &&
-    info.fileSize === HEADER_SIZE + info.pageCount * info.pageSize &&
+    info.fileSize === PAGES_OFF + info.pageCount * info.pageSize &&
     info.policy !== undefined && info.serializer !== undefined && info.defaultTtl >= 0;
   if (!sane) throw sessmapError('SESSMAP_ERR_FILE_CORRUPT', `cache file ${file} describes an impossible geometry`, { path: file });
   if (st.size < info.fileSize) {
@@ -191,9 +191,9 @@ export function readHeader(fd: number, file: string): HeaderInfo {
   return info;
 }
 
-/** Maps the header page. */
+/** Maps the header and the structure table. */
 export function mapHeader(fd: number, file: string): Segment {
-  return new Segment(mapRange(fd, file, HEADER_SIZE, 0));
+  return new Segment(mapRange(fd, file, PAGES_OFF, 0));
 }
 
 /** Maps the page segments. */

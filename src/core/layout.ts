@@ -13,7 +13,7 @@ export const HEADER_SIZE = 4096;
 /** `SESSMAP` followed by a NUL byte. */
 export const MAGIC = Buffer.from('SESSMAP\0', 'latin1');
 /** Bumped on every incompatible change of this layout. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 export const H_MAGIC_OFF = 0; //            8 bytes
 export const H_VERSION_OFF = 8; //          u32
@@ -40,7 +40,29 @@ export const STATE_INITIALISING = 0;
 export const STATE_READY = 1;
 
 export const POLICY_CODES = { lru: 0, none: 1 } as const;
-export const SERIALIZER_CODES = { json: 0, v8: 1, raw: 2 } as const;
+export const SERIALIZER_CODES = { json: 0, v8: 1, raw: 2, structured: 3 } as const;
+
+// ---------------------------------------------------------------- structure table
+/**
+ * The structure table of the 'structured' serializer (msgpackr's shared structures: the key
+ * lists its records refer to by id), right after the header: a lock word, a generation, and two
+ * copies of the table, the active one `generation & 1`. A save writes the other copy whole, then
+ * bumps the generation (one store): a writer that dies mid-save leaves the active copy as it was.
+ */
+export const STRUCTURES_OFF = HEADER_SIZE;
+export const STRUCTURES_SIZE = 16384;
+/** Where the pages start: after the header and the structure table. */
+export const PAGES_OFF = STRUCTURES_OFF + STRUCTURES_SIZE;
+export const S_LOCK_OFF = 0; //             i32 owner id of the saver, 0 = free (region-relative)
+export const S_GEN_OFF = 4; //              u32 saves so far; the active copy is gen & 1 (0: no table yet)
+export const S_COPY_OFF = 64; //            the two copies follow, S_COPY_SIZE bytes each
+export const S_COPY_SIZE = (STRUCTURES_SIZE - S_COPY_OFF) / 2;
+export const SC_GEN_OFF = 0; //             u32 the generation this copy was written for
+export const SC_LEN_OFF = 4; //             u32 bytes of table text
+export const SC_CRC_OFF = 8; //             u32 crc32 of [gen, len, text]
+export const SC_DATA_OFF = 12; //           JSON text: an array of key lists
+/** The most table text a copy holds. */
+export const SC_CAPACITY = S_COPY_SIZE - SC_DATA_OFF;
 
 // ---------------------------------------------------------------- page header
 /** Bytes of each page's header; the slot table follows, then the item area. */

@@ -3,7 +3,7 @@
  * and throws SESSMAP_ERR_INVALID_OPTION; `undefined` always means the default.
  */
 import { invalidOption as invalid, parseSize, validateBoolean, validateEnum, validateFunction, validateInt, validateTimeout, validateTtl } from '../util/validate.js';
-import { HEADER_SIZE, ITEM_HEADER_SIZE, MAX_MAPPING_BYTES, PAGE_HEADER_SIZE, SLOT_SIZE } from './layout.js';
+import { PAGES_OFF, ITEM_HEADER_SIZE, MAX_MAPPING_BYTES, PAGE_HEADER_SIZE, SLOT_SIZE } from './layout.js';
 import type { CreateOptions, EvictionPolicy, LockRecoveryEvent, RemovalEvent, RepairEvent, SerializerName } from './types.js';
 
 // The generic validators live in util/validate.ts; re-exported for the core modules that import them from here.
@@ -51,7 +51,7 @@ export function normaliseHandleOptions(o: {
   clock?: unknown;
 }): HandleOptions {
   return {
-    serializer: o.serializer === undefined ? undefined : validateEnum<SerializerName>('serializer', o.serializer, ['json', 'v8', 'raw']),
+    serializer: o.serializer === undefined ? undefined : validateEnum<SerializerName>('serializer', o.serializer, ['json', 'v8', 'raw', 'structured']),
     defaultTtl: o.defaultTtl === undefined ? undefined : validateTtl('defaultTtl', o.defaultTtl),
     lockTimeout: o.lockTimeout === undefined ? DEFAULT_OPTIONS.lockTimeout : validateTimeout('lockTimeout', o.lockTimeout),
     onRemove: o.onRemove === undefined ? undefined : validateFunction('onRemove', o.onRemove),
@@ -101,15 +101,15 @@ export function computeGeometry(o: CreateOptions): FileGeometry {
     invalid('pageSize', `a multiple of 4096 from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE}`, o.pageSize ?? pageSize);
   }
   // `size` is the most the file may take: the header plus as many whole pages as fit in it.
-  const fitting = Math.floor((totalForDefault - HEADER_SIZE) / pageSize);
+  const fitting = Math.floor((totalForDefault - PAGES_OFF) / pageSize);
   if (fitting < 1 && (size !== undefined || o.pageCount === undefined)) {
-    invalid('size', `at least ${HEADER_SIZE + pageSize} bytes (header + one page of ${pageSize})`, o.size);
+    invalid('size', `at least ${PAGES_OFF + pageSize} bytes (header, structure table and one page of ${pageSize})`, o.size);
   }
   let pageCount: number;
   if (o.pageCount !== undefined) {
     pageCount = validateInt('pageCount', o.pageCount, 1, MAX_PAGE_COUNT);
     if (size !== undefined && pageCount > fitting) {
-      invalid('pageCount', `at most ${fitting} for size ${size} (the file, a ${HEADER_SIZE}-byte header and pageCount pages of ${pageSize} bytes, must fit in it); leave out size or pageCount`, o.pageCount);
+      invalid('pageCount', `at most ${fitting} for size ${size} (the file, a ${PAGES_OFF}-byte header and structure table and pageCount pages of ${pageSize} bytes, must fit in it); leave out size or pageCount`, o.pageCount);
     }
   } else pageCount = fitting;
   let slotsPerPage: number;
@@ -123,7 +123,7 @@ export function computeGeometry(o: CreateOptions): FileGeometry {
   if (dataStart(slotsPerPage) > pageSize / 4) invalid('slotsPerPage', `small enough that the slot table takes at most a quarter of a ${pageSize}-byte page`, slotsPerPage);
   const maxKeyBytes = o.maxKeyBytes === undefined ? DEFAULT_OPTIONS.maxKeyBytes : validateInt('maxKeyBytes', o.maxKeyBytes, 1, MAX_KEY_BYTES_LIMIT);
   if (maxKeyBytes > maxItemBytesOf(pageSize, slotsPerPage) / 2) invalid('maxKeyBytes', `at most half of maxItemBytes (${maxItemBytesOf(pageSize, slotsPerPage)}) for pageSize ${pageSize}`, maxKeyBytes);
-  const fileSize = HEADER_SIZE + pageCount * pageSize;
+  const fileSize = PAGES_OFF + pageCount * pageSize;
   return { pageCount, pageSize, slotsPerPage, maxKeyBytes, fileSize };
 }
 
@@ -139,7 +139,7 @@ export function planSegments(g: FileGeometry, segmentLimit: number = MAX_MAPPING
   const perSegment = Math.max(1, Math.floor(Math.min(segmentLimit, MAX_MAPPING_BYTES) / g.pageSize));
   const plans: SegmentPlan[] = [];
   for (let first = 0; first < g.pageCount; first += perSegment) {
-    const offset = HEADER_SIZE + first * g.pageSize;
+    const offset = PAGES_OFF + first * g.pageSize;
     if (offset > MAX_MAPPING_BYTES) {
       invalid('size', `small enough for the mmap binding, whose offsets stop at ${MAX_MAPPING_BYTES} bytes (about ${Math.floor((MAX_MAPPING_BYTES + perSegment * g.pageSize) / 1024 ** 2)} MiB in all with pageSize ${g.pageSize})`, g.fileSize);
     }

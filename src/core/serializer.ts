@@ -4,6 +4,7 @@
  */
 import v8 from 'node:v8';
 import { sessmapError } from '../errors.js';
+import type { StructuredCodec } from './structures.js';
 import type { SerializerName } from './types.js';
 
 /** Node's own UTF-8 decoder behind Buffer#toString, without its argument handling. */
@@ -20,14 +21,25 @@ export const TYPE_RAW = 3;
  * with a plain byte copy instead of a UTF-8 decode; otherwise the same as TYPE_JSON.
  */
 export const TYPE_JSON_ASCII = 4;
-export const TYPE_MAX = 4;
+/** msgpackr records against the file's structure table (structures.ts). */
+export const TYPE_STRUCTURED = 5;
+export const TYPE_MAX = 5;
 
-export const TYPE_OF: Record<SerializerName, number> = { json: TYPE_JSON, v8: TYPE_V8, raw: TYPE_RAW };
+export const TYPE_OF: Record<SerializerName, number> = { json: TYPE_JSON, v8: TYPE_V8, raw: TYPE_RAW, structured: TYPE_STRUCTURED };
 
 /** A serialized value: a string (JSON, written as UTF-8 straight into the mapping) or bytes. */
 export type Encoded = string | Uint8Array;
 
-export function encode(type: number, value: unknown): Encoded {
+/** `codec`: the handle's, over its file's structure table (for TYPE_STRUCTURED). */
+export function encode(type: number, value: unknown, codec: StructuredCodec): Encoded {
+  if (type === TYPE_STRUCTURED) {
+    try {
+      return codec.encode(value);
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) throw err;
+      throw sessmapError('SESSMAP_ERR_SERIALIZE', `value cannot be serialized with msgpackr: ${(err as Error).message}`, { serializer: 'structured' }, err);
+    }
+  }
   if (type === TYPE_JSON) {
     let s: string | undefined;
     try {
@@ -79,8 +91,9 @@ export function copyOut(buf: Buffer, type: number, start: number, end: number): 
   return copy;
 }
 
-export function decode(type: number, raw: string | Buffer): unknown {
+export function decode(type: number, raw: string | Buffer, codec: StructuredCodec): unknown {
   if (type === TYPE_JSON_ASCII || type === TYPE_JSON) return JSON.parse(raw as string);
+  if (type === TYPE_STRUCTURED) return codec.decode(raw as Buffer);
   if (type === TYPE_V8) return v8.deserialize(raw as Buffer);
   return raw;
 }

@@ -2,8 +2,11 @@
  * Public types of the core cache. All durations are milliseconds; all sizes are bytes.
  */
 
-/** How values are turned into bytes. Each entry records the serializer it was written with. */
-export type SerializerName = 'json' | 'v8' | 'raw';
+/**
+ * How values are turned into bytes. Each entry records the serializer it was written with.
+ * 'structured': msgpackr records whose key lists are kept once in the file's structure table.
+ */
+export type SerializerName = 'json' | 'v8' | 'raw' | 'structured';
 
 /** What a full page does: evict the least recently used entries, or refuse the write. */
 export type EvictionPolicy = 'lru' | 'none';
@@ -66,9 +69,9 @@ export interface OpenOptions {
 export interface CreateOptions extends OpenOptions {
   /**
    * The most the file may take, in bytes, or a string with a `k`, `m` or `g` suffix (powers of
-   * 1024). The file is the 4096-byte header plus as many whole pages as fit:
-   * `4096 + floor((size - 4096) / pageSize) * pageSize` bytes, never more than `size` and less by
-   * under one page (`'1m'` with 64 KiB pages: 15 pages, 987,136 bytes). With `pageCount` as well,
+   * 1024). The file is the 4096-byte header and the 16 KiB structure table plus as many whole
+   * pages as fit: `20480 + floor((size - 20480) / pageSize) * pageSize` bytes, never more than
+   * `size` and less by under one page (`'1m'` with 64 KiB pages: 15 pages, 1,003,520 bytes). With `pageCount` as well,
    * those pages must fit in `size`. `geometry.fileSize` is the size of the file made.
    * @default '64m'
    */

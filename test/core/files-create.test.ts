@@ -24,7 +24,7 @@ describe('creating and attaching to a cache file', () => {
     expect(st.mode & 0o7777).toBe(0o600);
     expect(st.isFile()).toBe(true);
     expect(st.uid).toBe(process.getuid!());
-    expect(st.size).toBe(4096 + 3 * 16384);
+    expect(st.size).toBe(20480 + 3 * 16384);
   });
 
   it("refuses to create over an existing file with SESSMAP_ERR_FILE_EXISTS (ifExists 'error'), leaving it untouched", () => {
@@ -135,7 +135,7 @@ describe('creating and attaching to a cache file', () => {
     const st = statSync(path);
     expect(st.ino, 'reinit replaced the file instead of wiping it in place').toBe(ino);
     expect(st.mode & 0o777).toBe(0o600);
-    expect(st.size).toBe(4096 + 2 * 32768);
+    expect(st.size).toBe(20480 + 2 * 32768);
 
     for (const h of [a, b]) {
       expectCode(() => h.get('k'), 'SESSMAP_ERR_STALE_HANDLE');

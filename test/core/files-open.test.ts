@@ -10,7 +10,7 @@ import { expectCode, expectOneOfCodes } from '../helpers/errors.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const GEO = { pageCount: 3, pageSize: 16384 } as const;
-const FILE_SIZE = 4096 + 3 * 16384;
+const FILE_SIZE = 20480 + 3 * 16384;
 
 /** Writes `bytes` at `offset` of the file. */
 function patch(path: string, offset: number, bytes: Buffer): void {
@@ -97,7 +97,7 @@ describe('opening a file that is not a usable cache', () => {
 
   it('refuses a file shorter than its header says with SESSMAP_ERR_FILE_TRUNCATED', () => {
     const a = validFile('a.smap');
-    truncateSync(a, 4096 + 16384 + 100);
+    truncateSync(a, 20480 + 16384 + 100);
     expectRefused(a, 'SESSMAP_ERR_FILE_TRUNCATED');
     const b = validFile('b.smap');
     truncateSync(b, FILE_SIZE - 1);
@@ -107,8 +107,8 @@ describe('opening a file that is not a usable cache', () => {
     expectRefused(c, 'SESSMAP_ERR_FILE_TRUNCATED');
   });
 
-  // 1 is the previous format (8-byte slots, no access tick): refused, never misread.
-  it.each([0, 1, 3, 0xffffffff])('refuses format version %i with SESSMAP_ERR_FILE_VERSION', (version) => {
+  // 1 and 2 are earlier formats (8-byte slots, no access tick; no structure table): refused, never misread.
+  it.each([0, 1, 2, 4, 0xffffffff])('refuses format version %i with SESSMAP_ERR_FILE_VERSION', (version) => {
     const path = validFile();
     const b = Buffer.alloc(4);
     b.writeUInt32LE(version);

@@ -45,13 +45,13 @@ describe('files larger than one mapping', () => {
       ctx.skip();
     }
     const c = SharedCache.create<{ i: number }>(path, { pageCount: 3072, pageSize: '1m' });
-    expect(c.geometry.fileSize).toBe(4096 + 3072 * 1024 * 1024);
+    expect(c.geometry.fileSize).toBe(20480 + 3072 * 1024 * 1024);
     expect(fs.statSync(path).size).toBe(c.geometry.fileSize);
     const n = 4000;
     for (let i = 0; i < n; i++) c.set(`k${i}`, { i });
     const pages = Array.from({ length: n }, (_, i) => internals(c).pageOf(`k${i}`));
     // Pages past 2 GiB into the file live in the second mapping.
-    expect(pages.some((p) => 4096 + p * 1024 * 1024 > 2 ** 31)).toBe(true);
+    expect(pages.some((p) => 20480 + p * 1024 * 1024 > 2 ** 31)).toBe(true);
     expect(readAllInChild(path, n)).toEqual({ found: n, wrong: 0, pageCount: 3072 });
     expect(c.get('written-by-child')).toEqual({ i: -1 });
   });

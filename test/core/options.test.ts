@@ -54,7 +54,7 @@ describe('option validation', () => {
       expect(c.geometry.pageSize).toBe(65536);
       expect(c.geometry.pageCount).toBeGreaterThanOrEqual(30);
       expect(c.geometry.fileSize).toBeLessThanOrEqual(2 * 1024 * 1024 + 65536);
-      expect(c.geometry.fileSize).toBe(4096 + c.geometry.pageCount * 65536);
+      expect(c.geometry.fileSize).toBe(20480 + c.geometry.pageCount * 65536);
     } finally {
       c.close();
     }

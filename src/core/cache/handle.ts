@@ -15,6 +15,7 @@ import { maxItemBytesOf, type HandleOptions } from '../options.js';
 import { Pages } from '../page/pages.js';
 import { ItemDraft } from '../page/write.js';
 import { TYPE_OF } from '../serializer.js';
+import { StructureTable, StructuredCodec } from '../structures.js';
 import { Hooks } from './hooks.js';
 import { Keys } from './keys.js';
 
@@ -34,6 +35,8 @@ export class Handle {
   readonly maxItemBytes: number;
   /** Item type of this handle's serializer. */
   readonly type: number;
+  /** The 'structured' serializer over the file's structure table (every handle reads such values). */
+  readonly codec: StructuredCodec;
   readonly defaultTtl: number;
   /** The entry being written (reused: a write allocates no descriptor). */
   readonly item: ItemDraft;
@@ -52,7 +55,8 @@ export class Handle {
   constructor(att: Attachment, o: HandleOptions) {
     const info = att.info;
     this.path = att.path;
-    this.hooks = new Hooks(o);
+    this.codec = new StructuredCodec(new StructureTable(att.header, att.path, o.lockTimeout));
+    this.hooks = new Hooks(o, this.codec);
     this.pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, this.hooks.removals, o.removalValues);
     this.keys = new Keys(this.pages, info.maxKeyBytes);
     this.validated = new Uint8Array(info.pageCount);

@@ -8,6 +8,7 @@ import type { HandleOptions } from '../options.js';
 import type { PendingRemoval } from '../page/pages.js';
 import type { RepairResult } from '../page/repair.js';
 import { decode } from '../serializer.js';
+import type { StructuredCodec } from '../structures.js';
 import type { LockRecoveryEvent, RemovalEvent, RepairEvent } from '../types.js';
 
 export class Hooks {
@@ -20,8 +21,10 @@ export class Hooks {
   #repairs: RepairEvent[];
   /** Something other than removals is queued (or a repair may have queued removals). */
   #pending: boolean;
+  readonly #codec: StructuredCodec;
 
-  constructor(o: HandleOptions) {
+  constructor(o: HandleOptions, codec: StructuredCodec) {
+    this.#codec = codec;
     this.removals = o.onRemove ? [] : null;
     this.#onRemove = o.onRemove;
     this.#onLockRecovered = o.onLockRecovered;
@@ -70,7 +73,7 @@ export class Hooks {
         const e: { -readonly [K in keyof RemovalEvent]: RemovalEvent[K] } = { key: r.key, reason: r.reason, page: r.page, ttlLeft: r.ttlLeft, expiresAt: r.expiresAt };
         if (r.raw !== undefined) {
           try {
-            e.value = decode(r.type, r.raw);
+            e.value = decode(r.type, r.raw, this.#codec);
           } catch {
             // a value that does not decode is left out
           }

@@ -217,7 +217,7 @@ function liveItem(h: Handle, s: Segment, b: number, hash: number, klen: number):
 function decodeValue(h: Handle, p: number, type: number, raw: string | Buffer): unknown {
   h.hooks.maybeFlush();
   try {
-    return decode(type, raw);
+    return decode(type, raw, h.codec);
   } catch {
     // Checksummed bytes that do not decode: have the page checked again, report a miss.
     h.validated[p] = 0;

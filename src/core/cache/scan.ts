@@ -25,7 +25,7 @@ export function* scanEntries(h: Handle, values: boolean): IterableIterator<[stri
       });
       return out;
     });
-    for (const [k, type, raw] of batch) yield [k, raw === undefined ? undefined : decode(type, raw)];
+    for (const [k, type, raw] of batch) yield [k, raw === undefined ? undefined : decode(type, raw, h.codec)];
   }
 }
 

@@ -48,7 +48,7 @@ export function store(h: Handle, mode: number, key: string, value: unknown, opti
   const prio = options?.priority === undefined ? PRIORITY_CODES.normal : PRIORITY_CODES[validateEnum('priority', options.priority, PRIORITIES)];
   h.enter();
   // Serialize first: a toJSON hook may call the cache, which reuses the key scratch buffer.
-  const enc = encode(h.type, value);
+  const enc = encode(h.type, value, h.codec);
   h.keys.locate(key);
   const vlen = checkSize(h, h.keys.klen, enc);
   return mutate(h, key, true, (si, off, now) => {
@@ -90,7 +90,7 @@ export function updateKey<V>(h: Handle, key: string, fn: UpdateFn<V>, options: U
     let oldPrio: number = PRIORITY_CODES.normal;
     if (si >= 0) {
       const a = h.keys.base + off;
-      current = decode(s.buf[a + I_TYPE_OFF], valueOf(s, a)) as V;
+      current = decode(s.buf[a + I_TYPE_OFF], valueOf(s, a), h.codec) as V;
       oldExp = s.f64[(a + I_EXPIRES_OFF) >> 3];
       oldPrio = s.buf[a + I_PRIORITY_OFF];
     }
@@ -119,7 +119,7 @@ export function updateKey<V>(h: Handle, key: string, fn: UpdateFn<V>, options: U
       remove(h, si, off);
       return undefined;
     }
-    const enc = encode(h.type, next);
+    const enc = encode(h.type, next, h.codec);
     const vlen = checkSize(h, h.keys.klen, enc);
     const expires = at !== undefined ? (at === Infinity ? 0 : at) : ttl !== undefined ? expiry(ttl, now) : si >= 0 ? oldExp : expiry(h.defaultTtl, now);
     write(h, si, off, enc, vlen, expires, prio >= 0 ? prio : si >= 0 ? oldPrio : PRIORITY_CODES.normal, now);
