@@ -10,6 +10,7 @@ import { KEEP, expiryOf, type BackendChange, type Emit, type SessionBackend, typ
 import { checkSessionId, checkUserId, newSessionId } from './ids.js';
 import type { NormalisedSessionOptions } from './options.js';
 import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
+import { asJson } from '../util/json-shape.js';
 
 /** Where a service's events go: the emitter apps listen to, the function that emits, and what ends it. */
 export interface EventSink {
@@ -159,7 +160,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
     const user: WriteUser =
       options.userId === null ? { mode: 'clear' } : options.userId !== undefined ? { mode: 'set', id: options.userId } : { mode: 'auto', derived: this.#o.userIdOf(data) };
     const { before, session: s, expiresAt } = await this.#backend.write(id, now, {
-      data,
+      data: asJson(data),
       ttl,
       user,
       mustBeNew,
@@ -245,7 +246,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
       const data = fn(cur.d as D);
       if (data === undefined) return undefined;
       const userId = options.userId === null ? undefined : options.userId ?? cur.u ?? this.#o.userIdOf(data);
-      next = { d: data, c: cur.c, a: cur.a, i: ttl ?? cur.i, v: cur.v + 1 };
+      next = { d: asJson(data), c: cur.c, a: cur.a, i: ttl ?? cur.i, v: cur.v + 1 };
       if (userId !== undefined) next.u = userId;
       return next;
     });

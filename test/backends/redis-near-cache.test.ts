@@ -88,7 +88,13 @@ function twoHosts(name: string, setup: Setup, extra: (hosts: () => [Child, Child
       expect(await call(a, 'getSession', moved.id)).toBeUndefined();
     });
 
-    it('never serves the old value after its invalidation channel was killed (CLIENT KILL) while the session changed', async () => {
+    it('never serves a session after the call that destroyed it returned on the same host, though refreshes of its writes are in flight', async () => {
+    const r = await a.request<Array<{ created: boolean; gone: boolean }>>({ op: 'destroyLoop', n: 300 });
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.value.filter((x) => !x.gone), 'sessions read back after their destroy returned').toEqual([]);
+  });
+
+  it('never serves the old value after its invalidation channel was killed (CLIENT KILL) while the session changed', async () => {
       const s = await call<SessionRecord>(a, 'createSession', { n: 1 });
       await call(b, 'getSession', s.id);
       await call(b, 'getSession', s.id);

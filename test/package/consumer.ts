@@ -97,7 +97,7 @@ export function exportTargets(exports: Record<string, unknown>): string[] {
 }
 
 /** The allowScripts entry the README tells npm 11 users to add. */
-export const ALLOW_SCRIPTS = { '@riaskov/mmap-io': true };
+export const ALLOW_SCRIPTS = { '@riaskov/mmap-io': true, 'msgpackr-extract': false };
 
 /**
  * Writes a consumer project (`type: module`, express, express-session, the types a TypeScript

@@ -63,6 +63,8 @@ export class MmapBackend implements SessionBackend {
             ...(o.size !== undefined ? { size: o.size } : {}),
             ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
             evictionPolicy: cachePolicy(s.evictionPolicy),
+            // Sessions share a few shapes: their key lists are kept once, in the file (docs/file-format.md).
+            serializer: 'structured',
             ifExists: o.ifExists,
           } satisfies CreateOptions);
     this.cache = cache as SharedCache<Stored>;

@@ -64,11 +64,11 @@ function nearPath(o: NormalisedRedisOptions, role: BackendContext['role']): stri
  */
 function makeNearFile(file: string, size: number | string): SharedCache<unknown> {
   try {
-    return SharedCache.create<unknown>(file, { size, ifExists: 'attach' });
+    return SharedCache.create<unknown>(file, { size, serializer: 'structured', ifExists: 'attach' });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code !== 'SESSMAP_ERR_GEOMETRY_MISMATCH' && code !== 'SESSMAP_ERR_FILE_VERSION' && code !== 'SESSMAP_ERR_FILE_CORRUPT') throw err;
-    return SharedCache.create<unknown>(file, { size, ifExists: 'reinit' });
+    return SharedCache.create<unknown>(file, { size, serializer: 'structured', ifExists: 'reinit' });
   }
 }
 

@@ -99,7 +99,8 @@ export class NearCache {
   /**
    * Redis said the session changed, and holds `now` (undefined: no session any more), as read
    * after the invalidation arrived at `at`: the copy becomes what Redis holds (unless the copy is
-   * of a later version already, from a write of this host), or a tombstone when it is gone. So a
+   * of a later version already, from a write of this host, or a tombstone made since `at`, from a
+   * destroy of this host's), or a tombstone when it is gone. So a
    * touch, or a write of this host's, which Redis reports too, leaves a copy on every host.
    */
   revise(token: string, now: { session: StoredSession; expiresAt: number } | undefined, at: number): void {
@@ -113,6 +114,9 @@ export class NearCache {
           this.stats.invalidations++;
           return { t: at } satisfies Slot;
         }
+        // A destroy on this host since the read was sent (its tombstone is newer): the answer
+        // may be from before the destroy, and must not bring the session back.
+        if (c !== undefined && 't' in c && c.t >= at) return UNCHANGED;
         if (c !== undefined && 's' in c && c.g === g && c.s.v > now.session.v) return UNCHANGED;
         if (c !== undefined && 's' in c && c.g === g && c.s.v === now.session.v && c.e === now.expiresAt) return UNCHANGED;
         this.stats.invalidations++;
