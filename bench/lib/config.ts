@@ -83,6 +83,8 @@ export interface Row {
   /** Share of the phase's wall time taken by other processes (see measure.ts); NaN if unknown. */
   stolen: number;
   note?: string;
+  /** Capacity rows (no timing): sessions stored per MiB of the store's file, disk or memory. */
+  perMiB?: number;
 }
 
 /** Above this share of stolen time a figure is flagged as disturbed by other load. */

@@ -36,6 +36,32 @@ function infoLine(label: string, num: Row | undefined, den: Row | undefined): Ta
   return [{ text: `info  ${label} = ${fmtRatio(num.opsPerSec / den.opsPerSec)}${disturbed(num, den)}`, pass: undefined }];
 }
 
+/**
+ * sessmap's sessions per MiB with serializer 'json' before issue 12's work (bench/capacity.ts,
+ * 64 MiB file, first eviction; the median of ten fresh files, 1,700 to 1,752: each file's random
+ * seed spreads the keys over the pages differently): the figure the default serializer must double.
+ */
+export const CAPACITY_BASELINE = { perMiB: 1_729, date: '2026-12-01', commit: 'f6d029d' } as const;
+
+/** The capacity targets: the default at least 2x the baseline, and ahead of every other store's row. */
+function capacityLines(rows: readonly Row[]): TargetLine[] {
+  const cap = rows.filter((r) => r.scenario === 'capacity' && r.perMiB !== undefined);
+  const def = cap.find((r) => r.store === 'sessmap (default)');
+  const base = `${fmtOps(CAPACITY_BASELINE.perMiB)}/MiB with 'json' on ${CAPACITY_BASELINE.date}, commit ${CAPACITY_BASELINE.commit}`;
+  if (!def?.perMiB) return [{ text: `n/a   sessmap capacity, default serializer (target >= 2.00x ${base}): not measured in this run`, pass: undefined }];
+  const r = def.perMiB / CAPACITY_BASELINE.perMiB;
+  const out: TargetLine[] = [
+    { text: `${r >= 2 ? 'PASS' : 'MISS'}  sessmap capacity, default serializer = ${fmtOps(def.perMiB)} sessions/MiB = ${fmtRatio(r)} the baseline (${base}; target >= 2.00x)`, pass: r >= 2 },
+  ];
+  const others = cap.filter((x) => !x.store.startsWith('sessmap'));
+  const best = others.reduce<Row | undefined>((b, x) => (b === undefined || x.perMiB! > b.perMiB! ? x : b), undefined);
+  if (best) {
+    const rb = def.perMiB / best.perMiB!;
+    out.push({ text: `${rb > 1 ? 'PASS' : 'MISS'}  sessmap capacity, default serializer / best other store (${best.store}, ${fmtOps(best.perMiB!)}/MiB) = ${fmtRatio(rb)} (target > 1.00x)`, pass: rb > 1 });
+  }
+  return out;
+}
+
 export function targetLines(rows: readonly Row[]): TargetLine[] {
   const s = (store: string, phase: string): Row | undefined => find(rows, 'session', store, phase);
   const out: TargetLine[] = [
@@ -55,5 +81,6 @@ export function targetLines(rows: readonly Row[]): TargetLine[] {
   } else {
     out.push({ text: 'n/a   sessmap raw get (target > 1,500,000 ops/s): not measured in this run', pass: undefined });
   }
+  out.push(...capacityLines(rows));
   return out;
 }
