@@ -36,6 +36,18 @@ function infoLine(label: string, num: Row | undefined, den: Row | undefined): Ta
   return [{ text: `info  ${label} = ${fmtRatio(num.opsPerSec / den.opsPerSec)}${disturbed(num, den)}`, pass: undefined }];
 }
 
+/** Per-op cost of `num` over that of `den` (the inverse of their ops/s), against a ceiling. */
+function costLine(label: string, num: Row | undefined, den: Row | undefined, max: number): TargetLine {
+  if (!num || !den) return { text: `n/a   ${label} (target <= ${fmtRatio(max)}): not measured in this run`, pass: undefined };
+  const r = den.opsPerSec / num.opsPerSec;
+  const pass = r <= max;
+  const us = (row: Row): string => (1e6 / row.opsPerSec).toFixed(2);
+  return {
+    text: `${pass ? 'PASS' : 'MISS'}  ${label} = ${fmtRatio(r)} (${us(num)} vs ${us(den)} µs per op; target <= ${fmtRatio(max)})${disturbed(num, den)}`,
+    pass,
+  };
+}
+
 /**
  * sessmap's sessions per MiB with serializer 'json' before issue 12's work (bench/capacity.ts,
  * 64 MiB file, first eviction; the median of ten fresh files, 1,700 to 1,752: each file's random
@@ -81,6 +93,11 @@ export function targetLines(rows: readonly Row[]): TargetLine[] {
   } else {
     out.push({ text: 'n/a   sessmap raw get (target > 1,500,000 ops/s): not measured in this run', pass: undefined });
   }
-  out.push(...capacityLines(rows));
+  const full = (phase: string): Row | undefined => find(rows, 'full', 'sessmap', phase);
+  out.push(
+    costLine('sessmap full-set per set / load per set (sets into a full file vs with room)', full('full-set'), full('load'), 1.5),
+    costLine('sessmap flood per op / load per set (90% anonymous creates, 10% reads, full file)', full('flood'), full('load'), 1.5),
+    ...capacityLines(rows),
+  );
   return out;
 }
