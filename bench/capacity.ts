@@ -189,7 +189,7 @@ export const scenario: Scenario = {
       '',
       ...(outs.some((o) => o.parts) ? ['Where the bytes of a stored session go in sessmap, at its first eviction:', '', renderParts(outs), ''] : []),
       "- sessmap 'raw' + msgpackr: the Packr's structure table is in this process, not in the file (what issue 12's structure-sharing serializer would keep in the file).",
-      '- Cache::FastMmap: page_size 256 KiB like sessmap\'s pages, num_pages = the file / 256 KiB; start_slots 1031 is a slot table about the size of sessmap\'s (1,024 a page), where its default of 89 grows the table by doubling, and the growth of a page past 60% full expunges it to 60% (its first eviction comes then).',
+      `- Cache::FastMmap: page_size ${String(sizes.pageSize / 1024)} KiB like sessmap's pages, num_pages ${String(sizes.fileBytes / sizes.pageSize)} (exactly ${String(sizes.fileBytes / MIB)} MiB; its hash is the key's bytes rotated and added, the page that mod num_pages). It rebuilds a page when over 70% of its slots are used or an item does not fit: the slot table doubles, and a page then over 60% full of data is expunged (least recently used first, 1 s resolution) down to 60%. start_slots 1031 is a slot table about the size of sessmap's (1,024 a page), so the bytes run out first; with its default of 89 (doubling to 719) the 70% of slots comes first, at about 503 entries a page (with 256 KiB pages).`,
       ...notes,
     ].join('\n');
     return { rows, markdown: md };
