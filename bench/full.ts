@@ -102,6 +102,8 @@ export async function fullTask(a: { path: string; counts: Counts; sizes: FullSiz
   const fullSet = timeOps(sizes.fullSets, (i) => set(fullKeys[i], sessions[(filled + i) % m]));
   const f1 = cache.stats();
   phases.push({ phase: 'full-set', timing: fullSet, note: `${removed(f0, f1)}; entries ${fmtOps(f0.entries)} -> ${fmtOps(f1.entries)}` });
+  const evicted = f1.removals.evicted - f0.removals.evicted;
+  if (evicted < 0.9 * sizes.fullSets) checks.push(`full-set: ${String(evicted)} evictions in ${String(sizes.fullSets)} sets: the file was not full`);
 
   // flood: 90% anonymous creates, 10% reads of authenticated sessions set just before it.
   const authKeys = sessionKeys(3, sizes.authenticated);
