@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serialize as v8Serialize } from 'node:v8';
 import { Packr } from 'msgpackr';
-import type { SharedCache as SharedCacheClass } from '../src/index.js';
+import type { SerializerName, SharedCache as SharedCacheClass } from '../src/index.js';
 import { capacityData, KEY_BYTES, TTL_MS, type CapacityOut, type CapacityResult, type CapacitySizes } from './capacity-stores.js';
 import type { Counts, Row, RunContext, Scenario, ScenarioResult } from './lib/config.js';
 import { runTask } from './lib/fork.js';
 import { fmtOps, table } from './lib/format.js';
 import { loadSessmap } from './lib/stores.js';
+import { CAPACITY_TARGET_STORE } from './lib/targets.js';
 
 const MODULE = fileURLToPath(import.meta.url);
 const STORES = fileURLToPath(new URL('./capacity-stores.ts', import.meta.url));
@@ -24,20 +25,20 @@ const MIB = 1024 * 1024;
 const FULL_SIZES: CapacitySizes = { fileBytes: 64 * MIB, pageSize: 256 * 1024, loaded: 100_000 };
 const QUICK_SIZES: CapacitySizes = { fileBytes: 16 * MIB, pageSize: 256 * 1024, loaded: 10_000 };
 
-/** The sessmap rows: serializer given to create (undefined: none, the default), and how values are passed. */
-type SessmapRow = { label: string; serializer: 'json' | 'v8' | 'raw' | undefined; msgpackr: boolean };
+/** The sessmap rows: the serializer given to create, and whether values go in as msgpackr bytes. */
+type SessmapRow = { label: string; serializer: SerializerName; msgpackr: boolean };
 const SESSMAP_ROWS: readonly SessmapRow[] = [
   { label: "sessmap 'json'", serializer: 'json', msgpackr: false },
   { label: "sessmap 'v8'", serializer: 'v8', msgpackr: false },
   { label: "sessmap 'raw' + msgpackr Packr({ structures: [] })", serializer: 'raw', msgpackr: true },
-  // The target's row: the file as the session backend creates it, with no serializer option.
-  { label: 'sessmap (default)', serializer: undefined, msgpackr: false },
+  // The target's row: the serializer the session backend creates its file with (src/backends/mmap/backend.ts).
+  { label: CAPACITY_TARGET_STORE, serializer: 'structured', msgpackr: false },
 ];
 
 /** Child task: one sessmap row. */
 export async function sessmapFillTask(a: { path: string; row: SessmapRow; sizes: CapacitySizes; counts: Counts }): Promise<CapacityOut> {
   const SharedCache = (await loadSessmap()) as unknown as typeof SharedCacheClass;
-  const { ITEM_HEADER_SIZE, PAGE_HEADER_SIZE, SLOT_SIZE, HEADER_SIZE, MAX_SLOT_LOAD } = await import('../src/core/layout.js');
+  const { ITEM_HEADER_SIZE, PAGE_HEADER_SIZE, SLOT_SIZE, MAX_SLOT_LOAD } = await import('../src/core/layout.js');
   const { keys, values } = capacityData(a.sizes, a.counts);
   const packr = a.row.msgpackr ? new Packr({ structures: [] }) : undefined;
   // Values encoded before the fill (the Packr keeps its structures in this process, not in the file).
@@ -47,7 +48,7 @@ export async function sessmapFillTask(a: { path: string; row: SessmapRow; sizes:
     size: a.sizes.fileBytes,
     pageSize: a.sizes.pageSize,
     ifExists: 'reinit',
-    ...(a.row.serializer !== undefined ? { serializer: a.row.serializer } : {}),
+    serializer: a.row.serializer,
     onRemove: (e) => {
       if (firstPage < 0 && e.reason === 'evicted') firstPage = e.page;
     },
@@ -90,7 +91,8 @@ export async function sessmapFillTask(a: { path: string; row: SessmapRow; sizes:
     ['item header', ITEM_HEADER_SIZE],
     ['alignment to 16', at.bytesUsed / n - ITEM_HEADER_SIZE - keyBytes - value],
     [`slot table (${String(g.slotsPerPage)} x ${String(SLOT_SIZE)} B a page)`, slotTable / n],
-    ['page and file headers', (g.pageCount * (dataStart - g.slotsPerPage * SLOT_SIZE) + HEADER_SIZE) / n],
+    // What lies before the pages: the file header (and, from format 3, the structure table).
+    ['page headers, file header and structure table', (g.pageCount * (dataStart - g.slotsPerPage * SLOT_SIZE) + g.fileSize - g.pageCount * g.pageSize) / n],
     ['free in pages at the first eviction (page slack)', (g.pageCount * (g.pageSize - dataStart) - at.bytesUsed) / n],
   ];
   const cause = evicting >= maxItems ? `its slots (${String(maxItems)} of ${String(g.slotsPerPage)}, the 75% load limit)` : `its bytes (${String(evicting)} entries)`;
@@ -188,7 +190,7 @@ export const scenario: Scenario = {
       renderRows(outs),
       '',
       ...(outs.some((o) => o.parts) ? ['Where the bytes of a stored session go in sessmap, at its first eviction:', '', renderParts(outs), ''] : []),
-      "- sessmap 'raw' + msgpackr: the Packr's structure table is in this process, not in the file (what issue 12's structure-sharing serializer would keep in the file).",
+      "- sessmap 'raw' + msgpackr: the Packr's structure table is in this process, not in the file ('structured' keeps its table in the file, in a 16 KiB region before the pages).",
       `- Cache::FastMmap: page_size ${String(sizes.pageSize / 1024)} KiB like sessmap's pages, num_pages ${String(sizes.fileBytes / sizes.pageSize)} (exactly ${String(sizes.fileBytes / MIB)} MiB; its hash is the key's bytes rotated and added, the page that mod num_pages). It rebuilds a page when over 70% of its slots are used or an item does not fit: the slot table doubles, and a page then over 60% full of data is expunged (least recently used first, 1 s resolution) down to 60%. start_slots 1031 is a slot table about the size of sessmap's (1,024 a page), so the bytes run out first; with its default of 89 (doubling to 719) the 70% of slots comes first, at about 503 entries a page (with 256 KiB pages).`,
       ...notes,
     ].join('\n');
