@@ -18,6 +18,10 @@ export interface Counts {
   serializerGets: number;
   /** Gets of the raw scenario. */
   rawGets: number;
+  /** Sessions of the redis-get scenario (its near-cache, 16m by default, must hold them all). */
+  redisEntries: number;
+  /** Gets of each redis-get phase (one per store and number in flight). */
+  redisGets: number;
   /** Untimed iterations before each timed phase (capped by the phase's own size). */
   warmup: number;
   /** Rounds of the session and raw scenarios (stores alternate; each figure is the best round). */
@@ -33,6 +37,8 @@ export const FULL: Counts = {
   codec: 200_000,
   serializerGets: 200_000,
   rawGets: 1_000_000,
+  redisEntries: 10_000,
+  redisGets: 50_000,
   warmup: 20_000,
   rounds: 2,
 };
@@ -46,6 +52,8 @@ export const QUICK: Counts = {
   codec: 20_000,
   serializerGets: 20_000,
   rawGets: 100_000,
+  redisEntries: 2_000,
+  redisGets: 5_000,
   warmup: 2_000,
   rounds: 1,
 };

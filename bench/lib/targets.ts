@@ -88,6 +88,14 @@ export function targetLines(rows: readonly Row[]): TargetLine[] {
     ratioLine('sessmap mix2 (2 procs, sum) / mix (1 proc)', find(rows, 'mix2', 'sessmap', 'mix2 (2 procs)'), find(rows, 'mix2', 'sessmap', 'mix (1 proc)'), 1.7),
     ...infoLine('sessmap mix2 (2 procs, sum) / session-scenario mix', find(rows, 'mix2', 'sessmap', 'mix2 (2 procs)'), s('sessmap', 'mix')),
   ];
+  // redis-get: each phase (a number of gets in flight) against the plain GET's at the same number.
+  for (const floor of rows.filter((r) => r.scenario === 'redis-get' && r.store === 'redis')) {
+    const g = (store: string): Row | undefined => find(rows, 'redis-get', store, floor.phase);
+    out.push(
+      ...infoLine(`sessmap on Redis + near-cache (hits) ${floor.phase} / redis GET`, g('sessmap-near'), floor),
+      ...infoLine(`sessmap on Redis ${floor.phase} / redis GET`, g('sessmap-redis'), floor),
+    );
+  }
   const raw = find(rows, 'raw', 'sessmap', 'get');
   if (raw) {
     const pass = raw.opsPerSec > 1_500_000;

@@ -1,0 +1,134 @@
+/**
+ * The stores of the `redis-get` scenario: session reads that return a Promise, behind one small
+ * interface so the scenario runs the same loop over each (each in its own child process, as the
+ * synchronous stores of stores.ts are). Plain node-redis GET of the session's JSON is the floor
+ * any store on Redis pays; sessmap's session store on Redis, with and without its near-cache,
+ * and on the file for reference.
+ *
+ * sessmap and node-redis are loaded with import() when a store is opened, so the runner starts
+ * (and reports why) when src/ does not import.
+ */
+import type { SessionData, SessionServiceOptions, SessionStore } from '../../src/index.js';
+import { warmAsync } from './measure.js';
+
+export type ReadStoreKind = 'redis' | 'sessmap-redis' | 'sessmap-near' | 'sessmap-file';
+export const READ_STORE_KINDS: readonly ReadStoreKind[] = ['redis', 'sessmap-redis', 'sessmap-near', 'sessmap-file'];
+
+/** The row labels of the report. */
+export const READ_STORE_LABELS: Record<ReadStoreKind, string> = {
+  redis: 'redis GET + JSON.parse',
+  'sessmap-redis': 'sessmap on Redis',
+  'sessmap-near': 'sessmap on Redis + near-cache (hits)',
+  'sessmap-file': 'sessmap (file)',
+};
+
+/** What each store is, for the report. */
+export const READ_STORE_NOTES: Record<ReadStoreKind, string> = {
+  redis:
+    "node-redis `createClient({ url })`; the session's JSON (the bytes sessmap keeps as its data) under its id with SET, read with `GET` and `JSON.parse`: one round trip, nothing else (connect-redis's read)",
+  'sessmap-redis': '`openSessionStore({ redis: { url }, sweepInterval: 0 })`, `getSession(id)`: one HMGET of the session hash (data, deadlines, version)',
+  'sessmap-near':
+    '`openSessionStore({ redis: { url, nearCache: true }, sweepInterval: 0 })` (near-cache file 16m, copies kept 5 s, its own invalidation channel), `getSession(id)`; the sessions loaded by another store on the same Redis, then every one read once before each timed phase, so the gets are served from the near-cache',
+  'sessmap-file': '`openSessionStore({ path, sweepInterval: 0 })` (file 64m on the run\'s store directory), `getSession(id)`: no network',
+};
+
+export interface ReadStore {
+  readonly kind: ReadStoreKind;
+  /** The session's data, or undefined when it is not there. */
+  get(key: string): Promise<unknown>;
+  /** The near-cache's hits and misses in this process so far (undefined: the store has none). */
+  near(): { hits: number; misses: number } | undefined;
+  close(): Promise<void>;
+}
+
+/** Where the stores live (the benchmark's redis-server, a file for the store on the file), and what they hold. */
+export interface ReadStorePlace {
+  url: string;
+  path: string;
+  keys: readonly string[];
+  /** Written under `keys[i]`, `inFlight` writes at a time, before the store is handed over. */
+  values: readonly object[];
+  inFlight: number;
+}
+
+type Sessmap = typeof import('../../src/index.js');
+
+async function loadSessmap(): Promise<Sessmap> {
+  return (await import(new URL('../../src/index.ts', import.meta.url).href)) as Sessmap;
+}
+
+/** The slice of a node-redis client the floor uses. */
+interface RedisClient {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+class PlainRedisStore implements ReadStore {
+  readonly kind = 'redis' as const;
+  readonly #client: RedisClient;
+  constructor(client: RedisClient) {
+    this.#client = client;
+  }
+  async get(key: string): Promise<unknown> {
+    const s = await this.#client.get(key);
+    return s === null ? undefined : JSON.parse(s);
+  }
+  near(): undefined {
+    return undefined;
+  }
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}
+
+class SessmapReadStore implements ReadStore {
+  readonly kind: ReadStoreKind;
+  readonly #store: SessionStore;
+  constructor(kind: ReadStoreKind, store: SessionStore) {
+    this.kind = kind;
+    this.#store = store;
+  }
+  async get(key: string): Promise<unknown> {
+    return (await this.#store.getSession(key))?.data;
+  }
+  near(): { hits: number; misses: number } | undefined {
+    const c = this.#store.backendStats?.();
+    return c?.nearHits === undefined ? undefined : { hits: c.nearHits, misses: c.nearMisses ?? 0 };
+  }
+  async close(): Promise<void> {
+    await this.#store.close();
+  }
+}
+
+/** Writes the place's sessions with `write`, `inFlight` at a time. */
+function load(at: ReadStorePlace, write: (key: string, value: object) => Promise<unknown>): Promise<void> {
+  return warmAsync(at.keys.length, at.inFlight, (i) => write(at.keys[i], at.values[i]));
+}
+
+/** A store of `kind` holding the place's sessions. */
+export async function openReadStore(kind: ReadStoreKind, at: ReadStorePlace): Promise<ReadStore> {
+  if (kind === 'redis') {
+    const { createClient } = await import('redis');
+    const client = createClient({ url: at.url });
+    client.on('error', (err: Error) => console.error(`redis client: ${err.message}`));
+    await client.connect();
+    await load(at, (k, v) => client.set(k, JSON.stringify(v)));
+    return new PlainRedisStore(client);
+  }
+  const { openSessionStore } = await loadSessmap();
+  // No sweep: its commands are a cost per second, not per read.
+  const options: Record<ReadStoreKind, SessionServiceOptions> = {
+    redis: {},
+    'sessmap-redis': { redis: { url: at.url }, sweepInterval: 0 },
+    'sessmap-near': { redis: { url: at.url, nearCache: true }, sweepInterval: 0 },
+    'sessmap-file': { path: at.path, sweepInterval: 0 },
+  };
+  // The near-cache's store opens after the load (by a store without one): the load's writes
+  // would each be an invalidation on its channel, and a read back from Redis.
+  const loader = await openSessionStore(options[kind === 'sessmap-near' ? 'sessmap-redis' : kind]);
+  await load(at, (k, v) => loader.setSession(k, v as SessionData));
+  if (kind !== 'sessmap-near') return new SessmapReadStore(kind, loader);
+  await loader.close();
+  return new SessmapReadStore(kind, await openSessionStore(options[kind]));
+}
