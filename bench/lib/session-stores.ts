@@ -11,12 +11,13 @@
 import type { SessionData, SessionServiceOptions, SessionStore } from '../../src/index.js';
 import { warmAsync } from './measure.js';
 
-export type ReadStoreKind = 'redis' | 'sessmap-redis' | 'sessmap-near' | 'sessmap-file';
-export const READ_STORE_KINDS: readonly ReadStoreKind[] = ['redis', 'sessmap-redis', 'sessmap-near', 'sessmap-file'];
+export type ReadStoreKind = 'redis' | 'redis-untimed' | 'sessmap-redis' | 'sessmap-near' | 'sessmap-file';
+export const READ_STORE_KINDS: readonly ReadStoreKind[] = ['redis', 'redis-untimed', 'sessmap-redis', 'sessmap-near', 'sessmap-file'];
 
 /** The row labels of the report. */
 export const READ_STORE_LABELS: Record<ReadStoreKind, string> = {
   redis: 'redis GET + JSON.parse',
+  'redis-untimed': 'redis GET + JSON.parse, no per-command timeout',
   'sessmap-redis': 'sessmap on Redis',
   'sessmap-near': 'sessmap on Redis + near-cache (hits)',
   'sessmap-file': 'sessmap (file)',
@@ -25,7 +26,9 @@ export const READ_STORE_LABELS: Record<ReadStoreKind, string> = {
 /** What each store is, for the report. */
 export const READ_STORE_NOTES: Record<ReadStoreKind, string> = {
   redis:
-    "node-redis `createClient({ url })`; the session's JSON (the bytes sessmap keeps as its data) under its id with SET, read with `GET` and `JSON.parse`: one round trip, nothing else (connect-redis's read)",
+    "node-redis `createClient({ url })`; the session's JSON (the bytes sessmap keeps as its data) under its id with SET, read with `GET` and `JSON.parse`: one round trip, nothing else (connect-redis's read). node-redis 6 gives every command a 5 s timeout by default: an `AbortSignal.timeout` and its listener per command",
+  'redis-untimed':
+    'the same with `createClient({ url, commandOptions: { timeout: 0 } })`: no timeout, no AbortSignal per command (what a client pays that bounds its calls some other way, as sessmap\'s link does with one interval timer)',
   'sessmap-redis': '`openSessionStore({ redis: { url }, sweepInterval: 0 })`, `getSession(id)`: one HMGET of the session hash (data, deadlines, version)',
   'sessmap-near':
     '`openSessionStore({ redis: { url, nearCache: true }, sweepInterval: 0 })` (near-cache file 16m, copies kept 5 s, its own invalidation channel), `getSession(id)`; the sessions loaded by another store on the same Redis, then every one read once before each timed phase, so the gets are served from the near-cache',
@@ -64,41 +67,29 @@ interface RedisClient {
   close(): Promise<void>;
 }
 
-class PlainRedisStore implements ReadStore {
-  readonly kind = 'redis' as const;
-  readonly #client: RedisClient;
-  constructor(client: RedisClient) {
-    this.#client = client;
-  }
-  async get(key: string): Promise<unknown> {
-    const s = await this.#client.get(key);
-    return s === null ? undefined : JSON.parse(s);
-  }
-  near(): undefined {
-    return undefined;
-  }
-  async close(): Promise<void> {
-    await this.#client.close();
-  }
+/** The floor: GET, then JSON.parse of the reply. */
+function plainRedisStore(kind: ReadStoreKind, client: RedisClient): ReadStore {
+  return {
+    kind,
+    async get(key) {
+      const s = await client.get(key);
+      return s === null ? undefined : JSON.parse(s);
+    },
+    near: () => undefined,
+    close: () => client.close(),
+  };
 }
 
-class SessmapReadStore implements ReadStore {
-  readonly kind: ReadStoreKind;
-  readonly #store: SessionStore;
-  constructor(kind: ReadStoreKind, store: SessionStore) {
-    this.kind = kind;
-    this.#store = store;
-  }
-  async get(key: string): Promise<unknown> {
-    return (await this.#store.getSession(key))?.data;
-  }
-  near(): { hits: number; misses: number } | undefined {
-    const c = this.#store.backendStats?.();
-    return c?.nearHits === undefined ? undefined : { hits: c.nearHits, misses: c.nearMisses ?? 0 };
-  }
-  async close(): Promise<void> {
-    await this.#store.close();
-  }
+function sessmapReadStore(kind: ReadStoreKind, store: SessionStore): ReadStore {
+  return {
+    kind,
+    get: async (key) => (await store.getSession(key))?.data,
+    near() {
+      const c = store.backendStats?.();
+      return c?.nearHits === undefined ? undefined : { hits: c.nearHits, misses: c.nearMisses ?? 0 };
+    },
+    close: () => store.close(),
+  };
 }
 
 /** Writes the place's sessions with `write`, `inFlight` at a time. */
@@ -108,18 +99,17 @@ function load(at: ReadStorePlace, write: (key: string, value: object) => Promise
 
 /** A store of `kind` holding the place's sessions. */
 export async function openReadStore(kind: ReadStoreKind, at: ReadStorePlace): Promise<ReadStore> {
-  if (kind === 'redis') {
+  if (kind === 'redis' || kind === 'redis-untimed') {
     const { createClient } = await import('redis');
-    const client = createClient({ url: at.url });
+    const client = createClient({ url: at.url, ...(kind === 'redis-untimed' ? { commandOptions: { timeout: 0 } } : {}) });
     client.on('error', (err: Error) => console.error(`redis client: ${err.message}`));
     await client.connect();
     await load(at, (k, v) => client.set(k, JSON.stringify(v)));
-    return new PlainRedisStore(client);
+    return plainRedisStore(kind, client);
   }
   const { openSessionStore } = await loadSessmap();
   // No sweep: its commands are a cost per second, not per read.
-  const options: Record<ReadStoreKind, SessionServiceOptions> = {
-    redis: {},
+  const options: Partial<Record<ReadStoreKind, SessionServiceOptions>> = {
     'sessmap-redis': { redis: { url: at.url }, sweepInterval: 0 },
     'sessmap-near': { redis: { url: at.url, nearCache: true }, sweepInterval: 0 },
     'sessmap-file': { path: at.path, sweepInterval: 0 },
@@ -128,7 +118,7 @@ export async function openReadStore(kind: ReadStoreKind, at: ReadStorePlace): Pr
   // would each be an invalidation on its channel, and a read back from Redis.
   const loader = await openSessionStore(options[kind === 'sessmap-near' ? 'sessmap-redis' : kind]);
   await load(at, (k, v) => loader.setSession(k, v as SessionData));
-  if (kind !== 'sessmap-near') return new SessmapReadStore(kind, loader);
+  if (kind !== 'sessmap-near') return sessmapReadStore(kind, loader);
   await loader.close();
-  return new SessmapReadStore(kind, await openSessionStore(options[kind]));
+  return sessmapReadStore(kind, await openSessionStore(options[kind]));
 }
