@@ -18,7 +18,10 @@ export interface Counts {
   serializerGets: number;
   /** Gets of the raw scenario. */
   rawGets: number;
-  /** Sessions of the redis-get scenario (its near-cache, 16m by default, must hold them all). */
+  /**
+   * Sessions of the redis-get scenario: at most 10,000, the sessions the service remembers (past
+   * them every read costs more; docs/benchmarks.md); the near-cache, 16m by default, holds them all.
+   */
   redisEntries: number;
   /** Gets of each redis-get phase (one per store and number in flight). */
   redisGets: number;
