@@ -100,6 +100,27 @@ export const P_REPAIRS_OFF = 160;
 // i32, added to atomically by lock-free readers, moved into the f64 counters by lock holders.
 export const P_FAST_HITS_OFF = 168;
 export const P_FAST_MISSES_OFF = 172;
+/**
+ * f64: no live item of the page expires before this (a lower bound; Infinity: none expires;
+ * 0 or not a number: not known, as in a fresh or repaired page). Writes and touches lower it,
+ * a scan for expired items sets it to the earliest deadline it leaves; until then, a full page
+ * skips that scan.
+ */
+export const P_NEXT_EXPIRY_OFF = 176;
+export const P_NEXT_EXPIRY_IDX = P_NEXT_EXPIRY_OFF >> 3;
+/** u32: bumped when a repair or a clear rebuilds the page (its ticks may go back): handles' victim pools are made again. */
+export const P_LAYOUT_EPOCH_OFF = 184;
+export const P_LAYOUT_EPOCH_IDX = P_LAYOUT_EPOCH_OFF >> 2;
+/** 3 x u32: items written per priority (low, normal, high), wrapping; a victim pool is made again after a write of a priority below its candidates'. */
+export const P_WRITES_OFF = 188;
+export const P_WRITES_IDX = P_WRITES_OFF >> 2;
+/**
+ * u32: the offset of the item that died last, a hole a write tries before walking the log (0:
+ * none). Always an item boundary: a merge that takes it into the dead item before it, a
+ * compaction and a repair clear it.
+ */
+export const P_HOLE_HINT_OFF = 200;
+export const P_HOLE_HINT_IDX = P_HOLE_HINT_OFF >> 2;
 export const P_FAST_HITS_IDX = P_FAST_HITS_OFF >> 2;
 export const P_FAST_MISSES_IDX = P_FAST_MISSES_OFF >> 2;
 

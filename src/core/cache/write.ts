@@ -9,7 +9,7 @@ import { sessmapError } from '../../errors.js';
 import { FAULTS, fault } from '../faults.js';
 import { I_EXPIRES_OFF, I_PRIORITY_OFF, I_TYPE_OFF, PRIORITY_CODES, PRIORITY_NAMES, beginChange, endChange } from '../layout.js';
 import { validateEnum, validateTtl } from '../options.js';
-import { expireEntry, removeEntry, valueOf } from '../page/log.js';
+import { expireEntry, noteExpiry, removeEntry, valueOf } from '../page/log.js';
 import { PageDamaged } from '../page/pages.js';
 import { findSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
 import { storeEntry } from '../page/write.js';
@@ -151,6 +151,7 @@ function retime(h: Handle, key: string, expires: number): boolean {
     const s = h.keys.seg;
     const b = h.keys.base;
     s.f64[(b + off + I_EXPIRES_OFF) >> 3] = expires;
+    noteExpiry(s, b, expires);
     s.f64[tickIdx(b, si)] = nextTick(now);
     return true;
   });

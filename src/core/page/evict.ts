@@ -8,25 +8,39 @@ import { sessmapError } from '../../errors.js';
 import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF, PAGE_HEADER_SIZE,
-  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_R_EVICTED_IDX,
+  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF, PAGE_HEADER_SIZE,
+  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
 } from '../layout.js';
 import { compact } from './compact.js';
 import { isExpired, isLive, removeEntry, removeItem, report, walkLog } from './log.js';
 import { PageDamaged, type Pages } from './pages.js';
 import { slotOfItem, tickIdx } from './slots.js';
 
-/** Removes every expired live item except the one at `keep`; returns how many. */
+/**
+ * Removes every expired live item except the one at `keep`; returns how many. Nothing is walked
+ * while the page's next-expiry bound is still ahead (a full page of live sessions pays nothing
+ * here); a walk sets the bound to the earliest deadline it leaves.
+ */
 export function expireAll(pg: Pages, page: number, s: Segment, b: number, now: number, keep: number): number {
+  const ni = (b >> 3) + P_NEXT_EXPIRY_IDX;
+  if (now < s.f64[ni]) return 0;
   let n = 0;
+  let next = Infinity;
+  const f64 = s.f64;
   const stop = walkLog(pg, s, b, (a, off) => {
-    if (off === keep || !isLive(s, a) || !isExpired(s, a, now)) return;
+    if (!isLive(s, a)) return;
+    const exp = f64[(a + I_EXPIRES_OFF) >> 3];
+    if (off === keep || !isExpired(s, a, now)) {
+      if (exp > 0 && exp < next) next = exp;
+      return;
+    }
     const si = slotOfItem(pg, s, b, s.u32[(a + I_HASH_OFF) >> 2], off);
     if (si < 0) return;
     removeEntry(pg, page, s, b, si, off, 'expired');
     n++;
   });
   if (stop < s.u32[(b >> 2) + P_FREE_IDX]) throw new PageDamaged(page);
+  f64[ni] = next;
   return n;
 }
 
@@ -37,29 +51,13 @@ export function expireAll(pg: Pages, page: number, s: Segment, b: number, now: n
 export function evictOne(pg: Pages, page: number, s: Segment, b: number, now: number, keep: number): boolean {
   const u32 = s.u32;
   const f64 = s.f64;
-  const st = (b + PAGE_HEADER_SIZE) >> 2;
-  const end = u32[(b >> 2) + P_FREE_IDX];
-  let victim = -1;
-  let vSlot = -1;
-  let vPrio = 256;
-  let vTick = Infinity;
-  for (let i = 0; i <= pg.mask; i++) {
-    const off = u32[st + (i << 2) + 1];
-    if (off === 0 || off === keep) continue;
-    if (off < pg.ds || off + ITEM_HEADER_SIZE > end) throw new PageDamaged(page);
-    const a = b + off;
-    if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
-    const prio = s.buf[a + I_PRIORITY_OFF];
-    let tick = f64[tickIdx(b, i)];
-    if (!(tick < Infinity)) tick = -Infinity;
-    if (prio < vPrio || (prio === vPrio && tick < vTick)) {
-      victim = off;
-      vSlot = i;
-      vPrio = prio;
-      vTick = tick;
-    }
-  }
-  if (victim < 0) return false;
+  // The best victim, from this handle's pool for the page (victims.ts: exact, without a scan per eviction).
+  const vSlot = pg.victims.next(pg, page, s, b, keep);
+  if (vSlot < 0) return false;
+  const victim = u32[((b + PAGE_HEADER_SIZE) >> 2) + (vSlot << 2) + 1];
+  if (victim < pg.ds || victim + ITEM_HEADER_SIZE > u32[(b >> 2) + P_FREE_IDX] || u32[(b + victim + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
+  const vPrio = s.buf[b + victim + I_PRIORITY_OFF];
+  pg.victimAt = victim;
   const a = b + victim;
   const exp = f64[(a + I_EXPIRES_OFF) >> 3];
   const left = exp === 0 ? Infinity : Math.max(0, exp - now);
@@ -82,26 +80,14 @@ export function evictOne(pg: Pages, page: number, s: Segment, b: number, now: nu
  */
 export function findHole(pg: Pages, page: number, s: Segment, b: number, need: number): boolean {
   const u32 = s.u32;
-  const hIdx = b >> 2;
-  const end = u32[hIdx + P_FREE_IDX];
+  const end = u32[(b >> 2) + P_FREE_IDX];
   for (let off = pg.ds; off < end; ) {
     const a = b + off;
     let len = u32[(a + I_LEN_OFF) >> 2];
     if (len < 16) throw new PageDamaged(page);
     if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
-      while (off + len < end && u32[(b + off + len + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
-        const next = u32[(b + off + len + I_LEN_OFF) >> 2];
-        if (next < 16) throw new PageDamaged(page);
-        len += next;
-        u32[(a + I_LEN_OFF) >> 2] = len;
-      }
-      if (off + len >= end) {
-        // A dead run at the end: shorten the log, then clear what it covered (magic first).
-        u32[hIdx + P_FREE_IDX] = off;
-        u32[hIdx + P_DEAD_BYTES_IDX] -= len;
-        s.buf.fill(0, a, b + end);
-        return false;
-      }
+      len = mergeDead(page, s, b, off, end);
+      if (len < 0) return false;
       if (len >= need) {
         pg.holeAt = off;
         pg.holeLen = len;
@@ -114,6 +100,70 @@ export function findHole(pg: Pages, page: number, s: Segment, b: number, need: n
 }
 
 /**
+ * Merges the dead item at `off` with the dead items after it (one length store each, so the
+ * log stays walkable); a run that reaches the log end is given back to the free tail (-1).
+ * Returns the run's length.
+ */
+function mergeDead(page: number, s: Segment, b: number, off: number, end: number): number {
+  const u32 = s.u32;
+  const a = b + off;
+  const hIdx = b >> 2;
+  let len = u32[(a + I_LEN_OFF) >> 2];
+  while (off + len < end && u32[(b + off + len + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
+    const next = u32[(b + off + len + I_LEN_OFF) >> 2];
+    if (next < 16) throw new PageDamaged(page);
+    // The hint must stay an item boundary: one merged into this run is no longer.
+    if (u32[hIdx + P_HOLE_HINT_IDX] === off + len) u32[hIdx + P_HOLE_HINT_IDX] = 0;
+    len += next;
+    u32[(a + I_LEN_OFF) >> 2] = len;
+  }
+  if (off + len >= end) {
+    // A dead run at the end: shorten the log, then clear what it covered (magic first).
+    if (u32[hIdx + P_HOLE_HINT_IDX] >= off) u32[hIdx + P_HOLE_HINT_IDX] = 0;
+    u32[hIdx + P_FREE_IDX] = off;
+    u32[hIdx + P_DEAD_BYTES_IDX] -= len;
+    s.buf.fill(0, a, b + end);
+    return -1;
+  }
+  return len;
+}
+
+/** The room the last victim left, with the dead items after it, when it holds `need` bytes (holeAt/holeLen set). */
+function victimHole(pg: Pages, page: number, s: Segment, b: number, need: number): boolean {
+  return holeAt(pg, page, s, b, pg.victimAt, need);
+}
+
+/** The room the item that died last left (the page's hole hint), when it holds `need` bytes. */
+function hintedHole(pg: Pages, page: number, s: Segment, b: number, need: number): boolean {
+  const u32 = s.u32;
+  const off = u32[(b >> 2) + P_HOLE_HINT_IDX];
+  if (off < pg.ds || (off & 15) !== 0 || off + 16 > u32[(b >> 2) + P_FREE_IDX]) return false;
+  const a = b + off;
+  if (u32[a >> 2] !== ITEM_MAGIC || u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) return false;
+  return holeAt(pg, page, s, b, off, need);
+}
+
+/** The dead item at `off` (an item boundary) with the dead items after it, when they hold `need` bytes. */
+function holeAt(pg: Pages, page: number, s: Segment, b: number, off: number, need: number): boolean {
+  const len = mergeDead(page, s, b, off, s.u32[(b >> 2) + P_FREE_IDX]);
+  if (len < need) return false;
+  pg.holeAt = off;
+  pg.holeLen = len;
+  return true;
+}
+
+/**
+ * Dead bytes below which a full page evicts rather than compacts (a sixteenth of the page): a
+ * compaction moves most of the page, so it is kept for when it frees room for many writes.
+ */
+function compactionFloor(pg: Pages): number {
+  return pg.pageSize >> 4;
+}
+
+/** Victims a write takes, at most, before it compacts instead of evicting more. */
+const EVICTIONS_BEFORE_COMPACTING = 4;
+
+/**
  * Makes room for an item of `need` bytes (and a slot when `newKey`): the free tail, then a
  * hole, then compaction when the dead bytes would do, after removing expired items, then
  * evicting the least recently used, one at a time. Returns the offset to write at; sets
@@ -123,6 +173,7 @@ export function place(pg: Pages, page: number, s: Segment, b: number, need: numb
   const u32 = s.u32;
   const hIdx = b >> 2;
   let expired = false;
+  let evicted = 0;
   for (;;) {
     const slotOk = !newKey || u32[hIdx + P_COUNT_IDX] < pg.maxItems;
     if (slotOk) {
@@ -131,14 +182,27 @@ export function place(pg: Pages, page: number, s: Segment, b: number, need: numb
         pg.holeAt = 0;
         return free;
       }
-      if (u32[hIdx + P_DEAD_BYTES_IDX] > 0 && findHole(pg, page, s, b, need)) {
-        return pg.holeAt + pg.holeLen - need;
+      // A walk for a hole only when the dead bytes could hold the item, and have grown by as
+      // much since this handle's last walk of the page found none (a full page's fragments
+      // would have it walk the log on every write).
+      const dead = u32[hIdx + P_DEAD_BYTES_IDX];
+      if (dead >= need && hintedHole(pg, page, s, b, need)) return pg.holeAt + pg.holeLen - need;
+      const walked = pg.walkedDead;
+      if (dead < walked[page]) walked[page] = 0;
+      const nearlyFull = u32[hIdx + P_LIVE_BYTES_IDX] + need + compactionFloor(pg) > pg.pageSize - pg.ds;
+      if (!nearlyFull && dead >= need && dead >= walked[page] + need) {
+        if (findHole(pg, page, s, b, need)) return pg.holeAt + pg.holeLen - need;
+        walked[page] = u32[hIdx + P_DEAD_BYTES_IDX];
       }
       const tail = pg.pageSize - u32[hIdx + P_FREE_IDX];
-      if (u32[hIdx + P_DEAD_BYTES_IDX] + tail >= need) {
-        if (!compact(pg, s, b)) throw new PageDamaged(page);
-        pg.holeAt = 0;
-        return u32[hIdx + P_FREE_IDX];
+      // Room enough in all, though not in one piece: compact. Except in a page within a
+      // sixteenth of full of live items: there a compaction would free little and move the whole
+      // page, and the least recently used entry (due to go next anyway) is evicted instead, up to
+      // a few for one write; the room they leave is compacted once it adds up.
+      const dead2 = u32[hIdx + P_DEAD_BYTES_IDX];
+      if (dead2 + tail >= need) {
+        const evictInstead = nearlyFull && evicted < EVICTIONS_BEFORE_COMPACTING && pg.policy !== 'none' && hasVictim(pg, s, b, keep);
+        if (!evictInstead) return compactFor(pg, page, s, b);
       }
     }
     if (!expired) {
@@ -151,5 +215,22 @@ export function place(pg: Pages, page: number, s: Segment, b: number, need: numb
     if (!evictOne(pg, page, s, b, now, keep)) {
       throw sessmapError('SESSMAP_ERR_CACHE_FULL', `page ${page} cannot make ${need} bytes of room`, { page, need });
     }
+    evicted++;
+    // The victim's own room (with the dead items after it) most often holds the new item: no walk.
+    if ((!newKey || u32[hIdx + P_COUNT_IDX] < pg.maxItems) && victimHole(pg, page, s, b, need)) {
+      return pg.holeAt + pg.holeLen - need;
+    }
   }
+}
+
+function compactFor(pg: Pages, page: number, s: Segment, b: number): number {
+  if (!compact(pg, s, b)) throw new PageDamaged(page);
+  pg.holeAt = 0;
+  return s.u32[(b >> 2) + P_FREE_IDX];
+}
+
+/** Whether the page holds a live item other than the one at `keep` (something to evict). */
+function hasVictim(pg: Pages, s: Segment, b: number, keep: number): boolean {
+  const n = s.u32[(b >> 2) + P_COUNT_IDX];
+  return n > 1 || (n === 1 && keep < 0);
 }

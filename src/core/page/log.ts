@@ -9,7 +9,7 @@ import type { Segment } from '../file.js';
 import {
   FLAG_LIVE, ITEM_HEADER_SIZE, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF, I_TICK_OFF, I_TYPE_OFF,
   I_VALUE_LEN_OFF, PAGE_HEADER_SIZE, P_COMPACT_IDX, P_COUNT_IDX, P_C_LEN_IDX, P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX,
-  P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EXPIRED_IDX, beginChange, endChange,
+  P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EXPIRED_IDX, beginChange, endChange, P_HOLE_HINT_IDX, P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
 } from '../layout.js';
 import { copyOut } from '../serializer.js';
 import type { RemovalReason } from '../types.js';
@@ -83,6 +83,7 @@ export function removeItem(pg: Pages, s: Segment, b: number, si: number, off: nu
   const len = s.u32[(a + I_LEN_OFF) >> 2];
   const h = b >> 2;
   s.u32[(a + I_FLAGS_OFF) >> 2] = 0;
+  s.u32[h + P_HOLE_HINT_IDX] = off;
   removeSlot(pg, s, b, si);
   s.u32[h + P_COUNT_IDX]--;
   s.u32[h + P_LIVE_BYTES_IDX] -= len;
@@ -115,6 +116,7 @@ export function expireEntry(pg: Pages, page: number, s: Segment, b: number, si: 
  * not all fit (or the log could not be walked).
  */
 export function rebuildSlots(pg: Pages, s: Segment, b: number): boolean {
+  s.u32[(b >> 2) + P_HOLE_HINT_IDX] = 0;
   clearSlots(pg, s, b);
   const u32 = s.u32;
   let count = 0;
@@ -129,6 +131,12 @@ export function rebuildSlots(pg: Pages, s: Segment, b: number): boolean {
   return ok;
 }
 
+/** An item of the page now expires at `e` (0: never): the page's next-expiry bound takes it. */
+export function noteExpiry(s: Segment, b: number, e: number): void {
+  const i = (b >> 3) + P_NEXT_EXPIRY_IDX;
+  if (e > 0 && s.f64[i] > e) s.f64[i] = e;
+}
+
 /** Lays out an empty page (the counters are kept). */
 export function resetPage(pg: Pages, s: Segment, b: number): void {
   const hIdx = b >> 2;
@@ -139,4 +147,7 @@ export function resetPage(pg: Pages, s: Segment, b: number): void {
   s.u32[hIdx + P_COMPACT_IDX] = 0;
   s.u32[hIdx + P_C_LEN_IDX] = 0;
   s.u32[hIdx + P_FREE_IDX] = pg.ds;
+  s.f64[(b >> 3) + P_NEXT_EXPIRY_IDX] = Infinity;
+  s.u32[hIdx + P_LAYOUT_EPOCH_IDX]++;
+  s.u32[hIdx + P_HOLE_HINT_IDX] = 0;
 }

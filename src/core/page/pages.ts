@@ -18,6 +18,7 @@ import { halfSipHash } from '../hash.js';
 import { MAX_SLOT_LOAD } from '../layout.js';
 import { dataStart, type FileGeometry, type SegmentPlan } from '../options.js';
 import type { EvictionPolicy, RemovalReason } from '../types.js';
+import { Victims } from './victims.js';
 
 /** Thrown when a page turns out to be damaged mid-operation; the cache repairs it and retries. */
 export class PageDamaged extends Error {
@@ -74,6 +75,12 @@ export class Pages {
   /** Result of the last findHole: start and length of the hole. */
   holeAt: number;
   holeLen: number;
+  /** Where the last item evicted lay (its room is tried first for the write that evicted it). */
+  victimAt: number;
+  /** This handle's pools of the pages' next victims. */
+  readonly victims: Victims;
+  /** Per page: its dead bytes when this handle last walked it for a hole and found none. */
+  readonly walkedDead: Uint32Array;
 
   constructor(segs: Segment[], plans: SegmentPlan[], g: FileGeometry, policy: EvictionPolicy, seed: Buffer, sink: RemovalSink, captureValues: boolean) {
     this.segs = segs;
@@ -99,6 +106,9 @@ export class Pages {
     this.captureValues = captureValues && sink !== null;
     this.holeAt = 0;
     this.holeLen = 0;
+    this.victimAt = 0;
+    this.victims = new Victims(g.pageCount);
+    this.walkedDead = new Uint32Array(g.pageCount);
     plans.forEach((plan, si) => {
       for (let i = 0; i < plan.pageCount; i++) {
         this.segOf[plan.firstPage + i] = si;

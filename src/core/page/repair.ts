@@ -13,6 +13,7 @@ import {
   I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
   P_FREE_IDX, P_EVICTED_HIGH_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
+  P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
 } from '../layout.js';
 import { TYPE_MAX } from '../serializer.js';
 import { resumeCompaction } from './compact.js';
@@ -71,6 +72,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   let live = 0;
   let liveBytes = 0;
   let deadBytes = 0;
+  let earliest = Infinity;
   const stop = walkLog(pages, s, b, (a, off, len) => {
     if (!headerLooksValid(pages, s, b, off)) return false;
     const flags = u32[(a + I_FLAGS_OFF) >> 2];
@@ -85,6 +87,8 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
       }
       live++;
       liveBytes += len;
+      const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+      if (exp > 0 && exp < earliest) earliest = exp;
     } else deadBytes += len;
   });
   if (stop < free) {
@@ -114,6 +118,9 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   }
   if (occupied !== live || u32[h + P_COUNT_IDX] !== live) problems.push(`counts disagree (slots ${occupied}, header ${u32[h + P_COUNT_IDX]}, items ${live})`);
   if (u32[h + P_LIVE_BYTES_IDX] !== liveBytes || u32[h + P_DEAD_BYTES_IDX] !== deadBytes) problems.push('byte counts disagree');
+  // The next-expiry bound may be low or unknown (0), never past a live item's deadline.
+  const bound = s.f64[(b >> 3) + P_NEXT_EXPIRY_IDX];
+  if (bound > earliest || Number.isNaN(bound)) problems.push('next-expiry bound past a deadline');
   for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) {
     const v = s.f64[(b >> 3) + i];
     if (!Number.isSafeInteger(v) || v < 0) {
@@ -277,6 +284,10 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   }
   recount(pages, s, b);
   const f = b >> 3;
+  // Whatever the bound said, the next scan for expired items finds out again; the ticks came
+  // back from the items' headers (older for entries read since), so victim pools are made again.
+  s.f64[f + P_NEXT_EXPIRY_IDX] = 0;
+  u32[h + P_LAYOUT_EPOCH_IDX]++;
   for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
   s.f64[f + P_REPAIRS_IDX]++;
   s.f64[f + P_R_REPAIRED_IDX] += dropped;

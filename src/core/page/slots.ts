@@ -72,13 +72,31 @@ export function setSlotOffset(s: Segment, b: number, si: number, off: number): v
 
 /** The slot pointing at the item at page offset `off` (whose hash is `h`), or -1. */
 export function slotOfItem(pg: Pages, s: Segment, b: number, h: number, off: number): number {
+  const st = (b + PAGE_HEADER_SIZE) >> 2;
+  return probe(pg, s, b, h, (i) => s.u32[st + (i << 2) + 1] === off);
+}
+
+/**
+ * The slot of hash `h` whose access tick is `tick` (a tick that is not a plain number compared
+ * as -Infinity), or -1: the same entry, unused since the tick was read.
+ */
+export function slotOfTick(pg: Pages, s: Segment, b: number, h: number, tick: number): number {
+  const st = (b + PAGE_HEADER_SIZE) >> 2;
+  return probe(pg, s, b, h, (i) => {
+    if (s.u32[st + (i << 2)] !== h) return false;
+    const t = s.f64[tickIdx(b, i)];
+    return (t < Infinity ? t : -Infinity) === tick;
+  });
+}
+
+/** Walks the probe run of hash `h` in the page at `b` for an occupied slot that matches; -1 at the run's end. */
+function probe(pg: Pages, s: Segment, b: number, h: number, match: (i: number) => boolean): number {
   const u32 = s.u32;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   let i = idealSlot(pg, h);
   for (let n = 0; n <= pg.mask; n++) {
-    const o = u32[st + (i << 2) + 1];
-    if (o === 0) return -1;
-    if (o === off) return i;
+    if (u32[st + (i << 2) + 1] === 0) return -1;
+    if (match(i)) return i;
     i = (i + 1) & pg.mask;
   }
   return -1;

@@ -10,10 +10,11 @@ import type { Segment } from '../file.js';
 import {
   FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF,
   I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COUNT_IDX,
-  P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX, P_SETS_IDX, P_VERSION_IDX,
+  P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX, P_SETS_IDX, P_VERSION_IDX, P_WRITES_IDX, P_HOLE_HINT_IDX,
 } from '../layout.js';
 import { writeEncoded, type Encoded } from '../serializer.js';
 import { place } from './evict.js';
+import { noteExpiry } from './log.js';
 import { alignItem, type Pages } from './pages.js';
 import { findSlot, insertSlot, nextTick, setSlotOffset, slotOffset, tickIdx } from './slots.js';
 
@@ -51,6 +52,7 @@ function writeItem(pg: Pages, s: Segment, b: number, off: number, need: number, 
   const version = (u32[hIdx + P_VERSION_IDX] + 1) >>> 0;
   u32[hIdx + P_VERSION_IDX] = version;
   f64[(a + I_EXPIRES_OFF) >> 3] = d.expires;
+  noteExpiry(s, b, d.expires);
   f64[(a + I_TICK_OFF) >> 3] = d.tick;
   u32[(a + I_HASH_OFF) >> 2] = d.hash;
   u32[(a + I_VERSION_OFF) >> 2] = version;
@@ -117,6 +119,7 @@ export function storeEntry(pg: Pages, page: number, s: Segment, b: number, si: n
     if (FAULTS) fault('write:published');
     const oldLen = s.u32[(b + old + I_LEN_OFF) >> 2];
     s.u32[(b + old + I_FLAGS_OFF) >> 2] = 0;
+    s.u32[hIdx + P_HOLE_HINT_IDX] = old;
     s.u32[hIdx + P_LIVE_BYTES_IDX] -= oldLen;
     s.u32[hIdx + P_DEAD_BYTES_IDX] += oldLen;
   } else {
@@ -124,5 +127,6 @@ export function storeEntry(pg: Pages, page: number, s: Segment, b: number, si: n
     s.u32[hIdx + P_COUNT_IDX]++;
   }
   s.u32[hIdx + P_LIVE_BYTES_IDX] += need;
+  s.u32[hIdx + P_WRITES_IDX + d.priority]++;
   s.f64[(b >> 3) + P_SETS_IDX]++;
 }
