@@ -31,8 +31,38 @@ export function touchSlack(idle: number): number {
   return Math.min(1_000, Math.floor(idle / 100));
 }
 
-/** Sessions whose absolute deadline and hashed id this process remembers. */
+/** Sessions whose absolute deadline and hashed id this process remembers (up to twice this). */
 const MEMO_MAX = 10_000;
+
+type Memo = { a: number; sid: string | undefined; e: number; t: number };
+
+/**
+ * A bounded memo in two generations: entries go into the young map; when it is full it becomes
+ * the old one and the oldest generation is dropped whole. O(1) per call (a Map's first key, which
+ * a one-at-a-time LRU drop would use, costs a walk past every entry deleted before it).
+ */
+class Generations {
+  #young = new Map<string, Memo>();
+  #old = new Map<string, Memo>();
+
+  get(id: string): Memo | undefined {
+    return this.#young.get(id) ?? this.#old.get(id);
+  }
+
+  set(id: string, m: Memo): void {
+    if (this.#young.size >= MEMO_MAX) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(id, m);
+    this.#old.delete(id);
+  }
+
+  delete(id: string): void {
+    this.#young.delete(id);
+    this.#old.delete(id);
+  }
+}
 
 export class SessionService<D = SessionData> implements SessionStore<D> {
   readonly events: SessionEventEmitter;
@@ -49,7 +79,7 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
    * nothing) skip the backend when the deadline it would set is within the slack of the one
    * just seen: what the backend's own slack check would answer, without the round trip.
    */
-  readonly #memo = new Map<string, { a: number; sid: string | undefined; e: number; t: number }>();
+  readonly #memo = new Generations();
 
   constructor(backend: SessionBackend, sink: EventSink, options: NormalisedSessionOptions) {
     this.events = sink.events;
@@ -89,7 +119,6 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
       m.t = t;
       return;
     }
-    if (this.#memo.size >= MEMO_MAX) this.#memo.delete(this.#memo.keys().next().value as string);
     this.#memo.set(id, { a, sid: m?.sid, e, t });
   }
 

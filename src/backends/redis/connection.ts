@@ -94,6 +94,10 @@ export class RedisLink {
     this.#mod = mod;
     const t = o.commandTimeout;
     const common = {
+      // node-redis bounds each command with a timer of its own (5 s by default): an
+      // AbortSignal.timeout and a listener per command, more CPU than a GET. The link's one
+      // timer bounds every call already.
+      commandOptions: { timeout: 0 },
       disableOfflineQueue: true,
       commandsQueueMaxLength: MAX_IN_FLIGHT,
       socket: { connectTimeout: t, reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 1000) },
@@ -105,7 +109,7 @@ export class RedisLink {
     } else if (o.rootNodes !== undefined) {
       this.#own = true;
       this.cluster = true;
-      this.#base = mod.createCluster({ rootNodes: o.rootNodes.map((url) => ({ url })), defaults: common });
+      this.#base = mod.createCluster({ rootNodes: o.rootNodes.map((url) => ({ url })), defaults: common, commandOptions: common.commandOptions });
     } else {
       this.#own = true;
       this.cluster = false;
@@ -278,7 +282,7 @@ export class RedisLink {
    */
   trackingNodes(): Array<{ name: string; connect(): NodeRedis & { destroy(): void } }> {
     const socket = { connectTimeout: this.#o.commandTimeout, reconnectStrategy: false };
-    const own = { RESP: 2, disableOfflineQueue: true };
+    const own = { RESP: 2, disableOfflineQueue: true, commandOptions: { timeout: 0 } };
     if (!this.cluster) {
       const connect = () => (this.#o.url !== undefined ? this.#mod.createClient({ url: this.#o.url, ...own, socket }) : this.#base.duplicate({ ...own, socket }));
       return [{ name: 'redis', connect: connect as () => NodeRedis & { destroy(): void } }];

@@ -126,6 +126,12 @@ export class NearCache {
     );
   }
 
+  /** Whether the file holds a copy of the session (not a tombstone, not nothing). */
+  holds(token: string): boolean {
+    const v = this.file.get(token) as Slot | undefined;
+    return v !== undefined && 's' in v;
+  }
+
   /** This host moved a session's deadline: its copy (if any) takes it. */
   retime(token: string, e: number): void {
     this.file.update(

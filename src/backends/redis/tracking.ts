@@ -10,7 +10,8 @@
  * from whichever client, script or expiry, on the same server as the data, so a change cannot be
  * made without its invalidation being sent; a bus of our own misses what any other client does.
  *
- * An invalidation asks Redis what the session is now (one HMGET) and the copy becomes that, so
+ * An invalidation of a session the host holds a copy of asks Redis what the session is now (one
+ * HMGET; of one it holds none: a tombstone, no call) and the copy becomes that, so
  * a touch, another host's write or this host's own (which Redis reports too) leaves every host a
  * current copy rather than a miss; a session gone from Redis leaves a tombstone. Until that
  * answer comes (one round trip), the old copy may be served: the bound on staleness is the
@@ -178,6 +179,12 @@ export class InvalidationChannel {
       if (t !== undefined) tokens.push(t);
     }
     for (const t of tokens) {
+      // A session this host holds no copy of: a tombstone (a read racing this invalidation must
+      // not land its old answer), and no read of Redis: broadcast mode reports every session.
+      if (!this.#near.holds(t)) {
+        this.#near.invalidate([t], now);
+        continue;
+      }
       this.#current(t).then(
         (c) => {
           if (gen === this.#generation && !this.#closed) this.#near.revise(t, c, now);
