@@ -1,7 +1,8 @@
 /**
  * Scenario `session`: the session workload in one process, phase by phase, per store:
  * load (set every entry), get (random gets), update (read-modify-write of a counter), mix (95/5
- * get/set). Each store runs in its own child process.
+ * get/set). Each store runs in its own child process; sessmap and lru-cache run twice, with JSON
+ * and with msgpackr shared structures ('structured').
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,13 +10,14 @@ import { SEED, SET_RATIO, STOLEN_WARN, type Counts, type Row, type RunContext, t
 import { runTask } from './lib/fork.js';
 import { fmtOps, fmtStolen, fmtUs, table } from './lib/format.js';
 import { collectGarbage, timeOps, timeQuiet, timerFloorNs, warm, type Timing } from './lib/measure.js';
-import { openStore, STORE_NOTES, storeStats, txnUpdater, type StoreKind } from './lib/stores.js';
+import { openStore, rowLabel, STORE_NOTES, STRUCTURED_NOTES, storeStats, txnUpdater, type StoreKind, type ValueMode } from './lib/stores.js';
 import { bumpViews, makeWarmKeys, makeWorkload, type Session } from './lib/workload.js';
 
 const MODULE = fileURLToPath(import.meta.url);
 
 interface SessionArgs {
   store: StoreKind;
+  mode: ValueMode;
   path: string;
   counts: Counts;
 }
@@ -39,7 +41,7 @@ export async function sessionTask(args: SessionArgs): Promise<SessionOut> {
   const streamLen = Math.max(counts.gets, counts.updates, counts.mix);
   const w = makeWorkload(SEED, { entries: counts.entries, ops: streamLen, setRatio: SET_RATIO });
   const { keys, sessions, altSessions, idx, kind } = w;
-  const store = await openStore<Session>({ kind: args.store, mode: 'json', path: args.path, how: 'create' });
+  const store = await openStore<Session>({ kind: args.store, mode: args.mode, path: args.path, how: 'create' });
   const phases: PhaseOut[] = [];
   const checks: string[] = [];
   const floor = timerFloorNs();
@@ -98,8 +100,28 @@ export async function sessionTask(args: SessionArgs): Promise<SessionOut> {
   return { phases, timerFloorNs: floor, checks, stats };
 }
 
-function storePath(ctx: RunContext, kind: StoreKind): string {
-  return join(ctx.dir, kind === 'sessmap' ? 'session.sessmap' : `session-${kind}`);
+/** A store with one value encoding: one child per round, one row per phase. */
+interface Variant {
+  kind: StoreKind;
+  mode: ValueMode;
+}
+
+/**
+ * Every store with the workload's JSON (lmdb with its own encoding), and sessmap and lru-cache
+ * also with 'structured', next to lmdb-structs: the three with msgpackr shared structures.
+ */
+const VARIANTS: readonly Variant[] = [
+  { kind: 'sessmap', mode: 'json' },
+  { kind: 'sessmap', mode: 'structured' },
+  { kind: 'lru-cache', mode: 'json' },
+  { kind: 'lru-cache', mode: 'structured' },
+  { kind: 'lmdb', mode: 'json' },
+  { kind: 'lmdb-structs', mode: 'json' },
+];
+
+function storePath(ctx: RunContext, v: Variant): string {
+  const tail = v.mode === 'json' ? '' : `-${v.mode}`;
+  return join(ctx.dir, v.kind === 'sessmap' ? `session${tail}.sessmap` : `session-${v.kind}${tail}`);
 }
 
 /** One line summarising sessmap's counters, tolerant of their exact shape. */
@@ -130,19 +152,19 @@ export const scenario: Scenario = {
     const notes = new Set<string>();
     let floor = NaN;
     const rounds = ctx.counts.rounds;
+    const variants = VARIANTS.filter((v) => ctx.stores.includes(v.kind));
     for (let round = 1; round <= rounds; round++) {
-      for (const kind of ctx.stores) {
-        ctx.log(`session: ${kind}${rounds > 1 ? ` (round ${String(round)} of ${String(rounds)})` : ''}`);
+      for (const v of variants) {
+        const label = rowLabel(v.kind, v.mode);
+        ctx.log(`session: ${label}${rounds > 1 ? ` (round ${String(round)} of ${String(rounds)})` : ''}`);
         try {
-          const out = await runTask<SessionOut>(
-            { module: MODULE, task: 'sessionTask', args: { store: kind, path: storePath(ctx, kind), counts: ctx.counts } },
-            ctx.taskTimeoutMs,
-          );
+          const args: SessionArgs = { store: v.kind, mode: v.mode, path: storePath(ctx, v), counts: ctx.counts };
+          const out = await runTask<SessionOut>({ module: MODULE, task: 'sessionTask', args }, ctx.taskTimeoutMs);
           floor = out.timerFloorNs;
           for (const p of out.phases) {
             const row: Row = {
               scenario: 'session',
-              store: kind,
+              store: label,
               phase: p.phase,
               ops: p.timing.n,
               opsPerSec: p.timing.opsPerSec,
@@ -152,7 +174,7 @@ export const scenario: Scenario = {
               note: p.note,
             };
             const runs = (p.timing.attempts ?? 1) > 1 ? `best of ${String(p.timing.attempts)} runs` : undefined;
-            const key = `${kind}|${p.phase}`;
+            const key = `${label}|${p.phase}`;
             const had = best.get(key);
             if (!had) best.set(key, { row, all: [row.opsPerSec], runs });
             else {
@@ -163,15 +185,16 @@ export const scenario: Scenario = {
               }
             }
           }
-          for (const c of out.checks) notes.add(`- **check failed** (${kind}) ${c}`);
+          for (const c of out.checks) notes.add(`- **check failed** (${label}) ${c}`);
           const st = summariseStats(out.stats);
-          if (st && round === rounds) notes.add(`- sessmap stats after the last round: ${st}`);
+          if (st && round === rounds) notes.add(`- ${label} stats after the last round: ${st}`);
         } catch (err) {
-          ctx.log(`session: ${kind} failed: ${(err as Error).message}`);
-          notes.add(`- **${kind} failed**: ${(err as Error).message}`);
+          ctx.log(`session: ${label} failed: ${(err as Error).message}`);
+          notes.add(`- **${label} failed**: ${(err as Error).message}`);
         }
       }
     }
+    const labels = variants.map((v) => rowLabel(v.kind, v.mode));
     const rows: Row[] = [...best.values()].map(({ row, all, runs }) => {
       const others = all.filter((v) => v !== row.opsPerSec).map(fmtOps);
       const roundsNote = all.length > 1 ? `best of ${String(all.length)} rounds (other: ${others.join(', ') || fmtOps(row.opsPerSec)})` : undefined;
@@ -180,7 +203,7 @@ export const scenario: Scenario = {
     rows.sort(
       (a, b) =>
         PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) ||
-        ctx.stores.indexOf(a.store as StoreKind) - ctx.stores.indexOf(b.store as StoreKind),
+        labels.indexOf(a.store) - labels.indexOf(b.store),
     );
     const c = ctx.counts;
     const md = [
@@ -192,7 +215,7 @@ export const scenario: Scenario = {
         'llrrrrl',
       ),
       '',
-      ...ctx.stores.map((k) => `- ${k}: ${STORE_NOTES[k]}`),
+      ...variants.map((v) => `- ${rowLabel(v.kind, v.mode)}: ${(v.mode === 'json' ? STORE_NOTES : STRUCTURED_NOTES)[v.kind] ?? ''}`),
       ...(Number.isFinite(floor) ? [`- timer floor (an empty hrtime.bigint() pair, included in every latency): ${floor.toFixed(0)} ns`] : []),
       ...notes,
     ].join('\n');

@@ -10,13 +10,22 @@ import { fileURLToPath } from 'node:url';
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
 import { LRUCache } from 'lru-cache';
 import { open as lmdbOpen } from 'lmdb';
+import { Packr } from 'msgpackr';
 
 /** Stores of the session workload. */
 export type StoreKind = 'sessmap' | 'lru-cache' | 'lmdb' | 'lmdb-structs';
 export const STORE_KINDS: readonly StoreKind[] = ['sessmap', 'lru-cache', 'lmdb', 'lmdb-structs'];
 
-/** How values are encoded: sessmap's serializer names; lru-cache mirrors them; lmdb uses its own. */
-export type ValueMode = 'json' | 'v8' | 'raw';
+/**
+ * How values are encoded: sessmap's serializer names; lru-cache mirrors them ('structured': an
+ * in-process msgpackr Packr with shared structures); lmdb uses its own (only 'raw' changes it).
+ */
+export type ValueMode = 'json' | 'v8' | 'raw' | 'structured';
+
+/** The store column of a store's rows with a value mode: the kind alone with JSON, else the kind and the mode. */
+export function rowLabel(kind: StoreKind, mode: ValueMode): string {
+  return mode === 'json' ? kind : `${kind} '${mode}'`;
+}
 
 /** What each store is, for the report. */
 export const STORE_NOTES: Record<StoreKind, string> = {
@@ -26,6 +35,13 @@ export const STORE_NOTES: Record<StoreKind, string> = {
   lmdb: 'lmdb open({ path }) defaults: msgpackr with per-entry records (no shared structures), cache off, putSync',
   'lmdb-structs':
     "lmdb with sharedStructuresKey: Symbol.for('structures') (shared msgpackr structures kept in the db, as lmdb's README recommends)",
+};
+
+/** What the stores with ValueMode 'structured' are, for the report. */
+export const STRUCTURED_NOTES: Partial<Record<StoreKind, string>> = {
+  sessmap: "SharedCache with serializer 'structured' (msgpackr records against the structure table kept in the file; what the session backend creates its file with), size 256m",
+  'lru-cache':
+    'LRUCache({ max: 60000 }) holding msgpackr bytes of one in-process Packr({ structures: [], maxSharedStructures }) with the limit of sessmap\'s table (so the same bytes as sessmap\'s), packed on set, unpacked on get; per process, not shared',
 };
 
 export interface BenchStore<V> {
@@ -157,6 +173,44 @@ class LruRawStore<V> implements BenchStore<V> {
   }
 }
 
+/**
+ * msgpackr records with shared structures kept in this process: the bytes of sessmap's
+ * 'structured' (the same encoding options; the shapes get the same ids when they come in the same
+ * order: for the workload's sessions every value has the size sessmap stores).
+ */
+class LruStructuredStore<V> implements BenchStore<V> {
+  readonly kind = 'lru-cache' as const;
+  readonly #lru = new LRUCache<string, Uint8Array>({ max: 60_000 });
+  readonly #packr: Packr;
+  constructor(maxSharedStructures: number) {
+    this.#packr = new Packr({ structures: [], maxSharedStructures, useRecords: true, mapsAsObjects: true });
+  }
+  get(key: string): V | undefined {
+    const b = this.#lru.get(key);
+    return b === undefined ? undefined : (this.#packr.unpack(b) as V);
+  }
+  // pack returns a view of the Packr's own buffer that later packs do not overwrite (it takes a
+  // new buffer when it runs out), so it is kept as it is, as an in-process user would.
+  set(key: string, value: V): void {
+    this.#lru.set(key, this.#packr.pack(value));
+  }
+  update(key: string, fn: (v: V) => V): void {
+    const b = this.#lru.get(key);
+    if (b !== undefined) this.#lru.set(key, this.#packr.pack(fn(this.#packr.unpack(b) as V)));
+  }
+  close(): void {
+    this.#lru.clear();
+  }
+}
+
+/** sessmap's limit of shared structures (src/core/structures.ts), read from src/ like SharedCache. */
+async function sessmapMaxSharedStructures(): Promise<number> {
+  const spec: string = new URL('../../src/core/structures.ts', import.meta.url).href;
+  const mod = (await import(spec)) as { MAX_SHARED_STRUCTURES?: unknown };
+  if (typeof mod.MAX_SHARED_STRUCTURES !== 'number') throw new Error('src/core/structures.ts does not export MAX_SHARED_STRUCTURES');
+  return mod.MAX_SHARED_STRUCTURES;
+}
+
 // ---------------------------------------------------------------------------------- lmdb
 
 type LmdbDb = ReturnType<typeof lmdbOpen>;
@@ -215,6 +269,7 @@ export async function openStore<V>(o: OpenStoreOptions): Promise<BenchStore<V>> 
     }
     case 'lru-cache':
       if (o.mode === 'raw') return new LruRawStore<V>();
+      if (o.mode === 'structured') return new LruStructuredStore<V>(await sessmapMaxSharedStructures());
       return o.mode === 'v8' ? new LruV8Store<V>() : new LruJsonStore<V>();
     case 'lmdb':
     case 'lmdb-structs': {

@@ -4,6 +4,7 @@
  */
 import { STOLEN_WARN, type Row } from './config.js';
 import { fmtOps, fmtRatio } from './format.js';
+import { rowLabel } from './stores.js';
 
 export interface TargetLine {
   text: string;
@@ -77,6 +78,10 @@ function capacityLines(rows: readonly Row[]): TargetLine[] {
   return out;
 }
 
+/** The session scenario's rows with serializer 'structured' (bench/session.ts, VARIANTS). */
+const SM_STRUCTURED = rowLabel('sessmap', 'structured');
+const LRU_STRUCTURED = rowLabel('lru-cache', 'structured');
+
 export function targetLines(rows: readonly Row[]): TargetLine[] {
   const s = (store: string, phase: string): Row | undefined => find(rows, 'session', store, phase);
   const out: TargetLine[] = [
@@ -85,6 +90,11 @@ export function targetLines(rows: readonly Row[]): TargetLine[] {
     ...infoLine('sessmap get / lmdb-structs get', s('sessmap', 'get'), s('lmdb-structs', 'get')),
     ratioLine('sessmap update / lmdb update (get + putSync)', s('sessmap', 'update'), s('lmdb', 'update'), 2.5),
     ...infoLine('sessmap update / lmdb update (transactionSync)', s('sessmap', 'update'), s('lmdb', 'update (transactionSync)')),
+    // issue 12: reads and updates with msgpackr shared structures (the serializer of session files).
+    ratioLine("sessmap 'structured' get / lmdb-structs get", s(SM_STRUCTURED, 'get'), s('lmdb-structs', 'get'), 1.2),
+    ratioLine("sessmap 'structured' get / lru-cache 'structured' get (the same msgpackr bytes, in process)", s(SM_STRUCTURED, 'get'), s(LRU_STRUCTURED, 'get'), 0.9),
+    ratioLine("sessmap 'structured' update / lmdb-structs update (transactionSync)", s(SM_STRUCTURED, 'update'), s('lmdb-structs', 'update (transactionSync)'), 3),
+    ...infoLine("sessmap 'structured' get / sessmap get ('json')", s(SM_STRUCTURED, 'get'), s('sessmap', 'get')),
     ratioLine('sessmap mix2 (2 procs, sum) / mix (1 proc)', find(rows, 'mix2', 'sessmap', 'mix2 (2 procs)'), find(rows, 'mix2', 'sessmap', 'mix (1 proc)'), 1.7),
     ...infoLine('sessmap mix2 (2 procs, sum) / session-scenario mix', find(rows, 'mix2', 'sessmap', 'mix2 (2 procs)'), s('sessmap', 'mix')),
   ];
