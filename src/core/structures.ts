@@ -190,6 +190,8 @@ export class StructuredCodec {
     this.#packr = new Packr({
       useRecords: true,
       mapsAsObjects: true,
+      // Binary values are copied out of the bytes decoded (a handle's reused scratch).
+      copyBuffers: true,
       maxSharedStructures: MAX_SHARED_STRUCTURES,
       getStructures: () => {
         const t = this.#table.load();
@@ -214,5 +216,13 @@ export class StructuredCodec {
 
   decode(bytes: Uint8Array): unknown {
     return this.#packr.unpack(bytes);
+  }
+
+  /**
+   * Decodes bytes [0, end) of `scratch`, a buffer the caller reuses (msgpackr keeps a DataView
+   * on a source it sees again: no new Buffer, no new view per read).
+   */
+  decodeScratch(scratch: Buffer, end: number): unknown {
+    return this.#packr.unpack(scratch, { start: 0, end });
   }
 }

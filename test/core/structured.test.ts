@@ -73,6 +73,20 @@ describe("the 'structured' serializer", () => {
     }
   });
 
+  it('gives values of their own: a binary field read is not changed by the reads after it', () => {
+    const c = SharedCache.create(tmp.path(), { size: '1m', serializer: 'structured' });
+    try {
+      c.set('a', { bytes: Buffer.from('first value bytes'), n: 1 });
+      c.set('b', { bytes: Buffer.from('other value bytes'), n: 2 });
+      const first = c.get('a') as { bytes: Uint8Array; n: number };
+      for (let i = 0; i < 10; i++) c.get('b');
+      expect(Buffer.from(first.bytes).toString()).toBe('first value bytes');
+      expect(first.n).toBe(1);
+    } finally {
+      c.close();
+    }
+  });
+
   it('decodes in one process the shapes another process added after it loaded the table', async () => {
     const path = tmp.path();
     const c = SharedCache.create(path, { size: '1m', serializer: 'structured' });

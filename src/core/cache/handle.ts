@@ -37,6 +37,8 @@ export class Handle {
   readonly type: number;
   /** The 'structured' serializer over the file's structure table (every handle reads such values). */
   readonly codec: StructuredCodec;
+  /** Where a lock-free read copies a 'structured' value before decoding it (reused: no allocation). */
+  readonly valueScratch: Buffer;
   readonly defaultTtl: number;
   /** The entry being written (reused: a write allocates no descriptor). */
   readonly item: ItemDraft;
@@ -57,6 +59,7 @@ export class Handle {
     this.path = att.path;
     this.codec = new StructuredCodec(new StructureTable(att.header, att.path, o.lockTimeout));
     this.hooks = new Hooks(o, this.codec);
+    this.valueScratch = Buffer.allocUnsafeSlow(maxItemBytesOf(info.pageSize, info.slotsPerPage));
     this.pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, this.hooks.removals, o.removalValues);
     this.keys = new Keys(this.pages, info.maxKeyBytes);
     this.validated = new Uint8Array(info.pageCount);

@@ -13,7 +13,7 @@ import {
 } from '../layout.js';
 import { expireEntry } from '../page/log.js';
 import { findSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
-import { TYPE_MAX, copyOut, decode } from '../serializer.js';
+import { TYPE_MAX, TYPE_STRUCTURED, copyOut, decode } from '../serializer.js';
 import type { EntryInfo } from '../types.js';
 import type { Handle } from './handle.js';
 import { lock, repair, unlock, withPageLock } from './locking.js';
@@ -86,6 +86,7 @@ function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number
   if (exp !== 0 && exp <= now) return LOCKED;
   const type = s.buf[a + I_TYPE_OFF];
   if (type < 1 || type > TYPE_MAX) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+  if (type === TYPE_STRUCTURED) return readStructured(h, p, s, b, si, seq, start, vlen, now, exp);
   const raw = copyOut(s.buf, type, start, start + vlen);
   if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
   s.f64[tickIdx(b, si)] = nextTick(now);
@@ -93,6 +94,29 @@ function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number
   h.lastExpiry = exp;
   h.hooks.maybeFlush();
   return decodeValue(h, p, type, raw);
+}
+
+/**
+ * A 'structured' value: copied into the handle's reused scratch (no allocation), checked against
+ * the sequence, and decoded from there, before any hook can run (a hook that reads would reuse
+ * the scratch). Only bytes that passed the check are decoded.
+ */
+function readStructured(h: Handle, p: number, s: Segment, b: number, si: number, seq: number, start: number, vlen: number, now: number, exp: number): unknown {
+  const scratch = h.valueScratch;
+  scratch.set(new Uint8Array(s.buf.buffer, s.buf.byteOffset + start, vlen));
+  if (Atomics.load(s.i32, (b >> 2) + P_DIRTY_IDX) !== seq) return RETRY;
+  s.f64[tickIdx(b, si)] = nextTick(now);
+  countHit(h, p, now);
+  h.lastExpiry = exp;
+  let value: unknown;
+  try {
+    value = h.codec.decodeScratch(scratch, vlen);
+  } catch {
+    // Checksummed bytes that do not decode: as decodeValue does, from a copy.
+    value = decodeValue(h, p, TYPE_STRUCTURED, Buffer.from(scratch.subarray(0, vlen)));
+  }
+  h.hooks.maybeFlush();
+  return value;
 }
 
 /** The read under the lock: removes an expired entry, verifies the checksum with verifyReads. */
