@@ -70,6 +70,28 @@ describe('a full page', () => {
     expect(events[0]!.key).toBe('low');
   });
 
+  it('follows a rewrite that changed an entry\'s priority, through compactions, in the victims it picks', () => {
+    const a = open();
+    const keys: string[] = [];
+    for (let i = 0; events.length === 0; i++) {
+      a.set(`n${i}`, value(i));
+      keys.push(`n${i}`);
+    }
+    // Pools are made; many more evictions (and compactions) follow.
+    for (let i = 0; i < 400; i++) a.set(`m${i}`, value(i));
+    const live = [...keys, ...Array.from({ length: 400 }, (_, i) => `m${i}`)].filter((k) => a.has(k));
+    const oldest = live[0]!;
+    const demoted = live[live.length - 1]!;
+    // The least recent entry becomes 'high' (kept), the most recent 'low' (the next to go).
+    a.set(oldest, value(1), { priority: 'high' });
+    a.set(demoted, value(2), { priority: 'low' });
+    events.length = 0;
+    a.set('trigger', value(3));
+    expect(events[0]?.key).toBe(demoted);
+    for (let i = 0; i < 200; i++) a.set(`t${i}`, value(i));
+    expect(a.get(oldest), 'the high-priority entry outlives the normal ones').toBe(value(1));
+  });
+
   it('finds an entry whose touch shortened its deadline expired, in a page full of long-lived entries', () => {
     const a = open();
     for (let i = 0; events.length === 0; i++) a.set(`n${i}`, value(i), { ttl: 3_600_000 });

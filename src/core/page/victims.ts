@@ -15,14 +15,28 @@
  *   changes): scanned again.
  *
  * The pool is private to the handle: every process keeps its own, and none can mislead another.
+ *
+ * A scan needs each entry's priority, which is in its item: a random read of the page per slot.
+ * The handle remembers, per slot, the priority it read with the slot's hash and tick; a slot
+ * that still has both holds the same, unused entry (a new entry has a fresh tick; a compaction
+ * moves entries but keeps their hashes and ticks), so its priority is known without the read.
  */
-import { ITEM_HEADER_SIZE, I_FLAGS_OFF, I_HASH_OFF, I_PRIORITY_OFF, FLAG_LIVE, PAGE_HEADER_SIZE, P_FREE_IDX, P_LAYOUT_EPOCH_IDX, P_WRITES_IDX } from '../layout.js';
+import { ITEM_HEADER_SIZE, I_FLAGS_OFF, I_PRIORITY_OFF, FLAG_LIVE, PAGE_HEADER_SIZE, P_FREE_IDX, P_LAYOUT_EPOCH_IDX, P_WRITES_IDX } from '../layout.js';
 import type { Segment } from '../file.js';
 import { PageDamaged, type Pages } from './pages.js';
 import { slotOfTick, tickIdx } from './slots.js';
 
+/** A page's remembered priorities, per slot. */
+interface Known {
+  hash: Uint32Array;
+  tick: Float64Array;
+  prio: Uint8Array;
+}
+
 /** Candidates one scan keeps per page. */
 const POOL = 32;
+/** Pages whose slots' priorities a handle remembers, at most (13 bytes a slot). */
+const REMEMBERED_PAGES = 256;
 
 export class Victims {
   readonly #hash: Uint32Array;
@@ -34,6 +48,8 @@ export class Victims {
   readonly #epoch: Uint32Array;
   readonly #writes: Uint32Array;
   readonly #scanned: Uint8Array;
+  /** Per remembered page: per slot, the hash and tick a priority was read with, and the priority. */
+  readonly #known = new Map<number, Known>();
 
   constructor(pageCount: number) {
     this.#hash = new Uint32Array(pageCount * POOL);
@@ -62,6 +78,17 @@ export class Victims {
     return -1;
   }
 
+  /** The page's remembered priorities (made on its first scan), or undefined past the cap. */
+  #knownOf(page: number, slots: number): Known | undefined {
+    let k = this.#known.get(page);
+    if (k === undefined && this.#known.size < REMEMBERED_PAGES) {
+      // NaN ticks: nothing remembered yet (NaN equals no tick).
+      k = { hash: new Uint32Array(slots), tick: new Float64Array(slots).fill(NaN), prio: new Uint8Array(slots) };
+      this.#known.set(page, k);
+    }
+    return k;
+  }
+
   /** Whether the pool was made on the page as it is laid out now. */
   #current(page: number, s: Segment, b: number): boolean {
     return this.#scanned[page] === 1 && this.#epoch[page] === s.u32[(b >> 2) + P_LAYOUT_EPOCH_IDX];
@@ -84,14 +111,27 @@ export class Victims {
     const ticks = this.#tick;
     const prios = this.#prio;
     let n = 0;
+    const known = this.#knownOf(page, pg.mask + 1);
     for (let i = 0; i <= pg.mask; i++) {
       const off = u32[st + (i << 2) + 1];
       if (off === 0 || off === keep) continue;
-      if (off < pg.ds || off + ITEM_HEADER_SIZE > end) throw new PageDamaged(page);
-      const a = b + off;
-      if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
-      const prio = s.buf[a + I_PRIORITY_OFF];
-      let tick = f64[tickIdx(b, i)];
+      const raw = f64[tickIdx(b, i)];
+      const hash = u32[st + (i << 2)]!;
+      let prio: number;
+      if (known !== undefined && known.tick[i] === raw && known.hash[i] === hash) prio = known.prio[i]!;
+      else {
+        if (off < pg.ds || off + ITEM_HEADER_SIZE > end || (off & 15) !== 0) throw new PageDamaged(page);
+        const a = b + off;
+        if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
+        prio = s.buf[a + I_PRIORITY_OFF]!;
+        if (prio > 2) throw new PageDamaged(page);
+        if (known !== undefined) {
+          known.hash[i] = hash;
+          known.tick[i] = raw;
+          known.prio[i] = prio;
+        }
+      }
+      let tick = raw;
       // A tick that is not a plain number (damage) counts as the oldest.
       if (!(tick < Infinity)) tick = -Infinity;
       if (n === POOL && !(prio < prios[base + n - 1] || (prio === prios[base + n - 1] && tick < ticks[base + n - 1]))) continue;
@@ -102,7 +142,7 @@ export class Victims {
         prios[base + k] = prios[base + k - 1];
         k--;
       }
-      this.#hash[base + k] = u32[(a + I_HASH_OFF) >> 2];
+      this.#hash[base + k] = hash;
       ticks[base + k] = tick;
       prios[base + k] = prio;
     }
