@@ -31,6 +31,8 @@ import { OWNER_ID, isOwnerAlive, sleep } from './lock.js';
 /** Ids for shared structures (msgpackr allows up to 8160; two-byte record ids past the first 32). */
 export const MAX_SHARED_STRUCTURES = 2048;
 const READ_TRIES = 64;
+/** Declined saves after which one value's new shapes go per record. */
+const MAX_DECLINED = 8;
 
 type KeyList = string[];
 
@@ -110,17 +112,16 @@ export class StructureTable {
   }
 
   /**
-   * Saves `next` when the saved table is still what the saver built on (`compatible(saved)`);
-   * false when it is not (the saver merges what it was given and packs again) or when `next`
-   * does not fit (the saver packs again, with per-record structures for what does not fit).
+   * Saves `next` when the table saved now is a prefix of it (every saved id keeps its key list);
+   * false when it is not (another process saved first: the saver reloads and packs again) or
+   * when `next` does not fit (the saver packs again, with per-record structures for the rest).
    */
-  save(next: readonly KeyList[], compatible: (saved: KeyList[] | undefined) => boolean): boolean {
+  save(next: readonly KeyList[]): boolean {
     if (this.damaged) return false;
     this.#lock();
     try {
       const saved = this.load().structures;
-      if (this.damaged) return false;
-      if (!compatible(saved.length === 0 ? undefined : saved)) return false;
+      if (this.damaged || !isPrefix(saved, next)) return false;
       const text = Buffer.from(JSON.stringify(next), 'utf8');
       if (text.length > SC_CAPACITY) return false;
       const gen = this.generation() + 1;
@@ -162,6 +163,18 @@ export class StructureTable {
   }
 }
 
+/** Whether every key list of `saved` is the one `next` has under the same id. */
+function isPrefix(saved: readonly KeyList[], next: readonly KeyList[]): boolean {
+  if (saved.length > next.length) return false;
+  for (let i = 0; i < saved.length; i++) {
+    const a = saved[i]!;
+    const b = next[i]!;
+    if (a.length !== b.length) return false;
+    for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  }
+  return true;
+}
+
 function checksum(gen: number, len: number, body: Uint8Array): number {
   const head = Buffer.allocUnsafe(8);
   head.writeUInt32LE(gen, 0);
@@ -184,6 +197,11 @@ export class StructuredCodec {
   readonly #packr: Packr;
   /** Bytes of the table's text as this handle last loaded or saved it. */
   #bytes = 2;
+  /**
+   * Saves declined during the value being packed: past a few (other processes saving all the
+   * while), its new shapes are written per record, so a pack always ends.
+   */
+  #declined = 0;
 
   constructor(table: StructureTable) {
     this.#table = table;
@@ -198,19 +216,26 @@ export class StructuredCodec {
         this.#bytes = t.bytes;
         return t.structures;
       },
-      saveStructures: (structures: KeyList[], isCompatible: (saved: KeyList[] | undefined) => boolean) => {
+      // The check is the table's own (saved ids kept: a prefix), not msgpackr's count of what it
+      // saved last, which could disagree with the table forever after concurrent saves of
+      // nested shapes, and decline (and pack again) without end.
+      saveStructures: (structures: KeyList[]) => {
         const shared = structures.slice(0, (structures as { sharedLength?: number }).sharedLength ?? structures.length);
-        const ok = this.#table.save(shared, isCompatible);
+        const ok = this.#table.save(shared);
         if (ok) this.#bytes = textBytes(shared);
-        else this.#bytes = this.#table.load().bytes;
+        else {
+          this.#declined++;
+          this.#bytes = this.#table.load().bytes;
+        }
         return ok;
       },
       // A shape joins the table only while its key list fits in the table's text.
-      shouldShareStructure: (keys: readonly unknown[]) => !this.#table.damaged && this.#bytes + textBytes(keys) <= SC_CAPACITY,
+      shouldShareStructure: (keys: readonly unknown[]) => !this.#table.damaged && this.#declined < MAX_DECLINED && this.#bytes + textBytes(keys) <= SC_CAPACITY,
     } as unknown as ConstructorParameters<typeof Packr>[0]);
   }
 
   encode(value: unknown): Uint8Array {
+    this.#declined = 0;
     return this.#packr.pack(value);
   }
 
