@@ -8,13 +8,13 @@ import { sessmapError } from '../../errors.js';
 import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF, PAGE_HEADER_SIZE,
+  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF,
   P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
 } from '../layout.js';
 import { compact } from './compact.js';
 import { isExpired, isLive, removeEntry, removeItem, report, walkLog } from './log.js';
 import { PageDamaged, type Pages } from './pages.js';
-import { slotOfItem, tickIdx } from './slots.js';
+import { slotOfItem, slotOffset } from './slots.js';
 
 /**
  * Removes every expired live item except the one at `keep`; returns how many. Nothing is walked
@@ -54,7 +54,7 @@ export function evictOne(pg: Pages, page: number, s: Segment, b: number, now: nu
   // The best victim, from this handle's pool for the page (victims.ts: exact, without a scan per eviction).
   const vSlot = pg.victims.next(pg, page, s, b, keep);
   if (vSlot < 0) return false;
-  const victim = u32[((b + PAGE_HEADER_SIZE) >> 2) + (vSlot << 2) + 1];
+  const victim = slotOffset(s, b, vSlot);
   if (victim < pg.ds || victim + ITEM_HEADER_SIZE > u32[(b >> 2) + P_FREE_IDX] || u32[(b + victim + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
   const vPrio = s.buf[b + victim + I_PRIORITY_OFF];
   pg.victimAt = victim;

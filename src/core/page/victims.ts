@@ -24,7 +24,7 @@
 import { ITEM_HEADER_SIZE, I_FLAGS_OFF, I_PRIORITY_OFF, FLAG_LIVE, PAGE_HEADER_SIZE, P_FREE_IDX, P_LAYOUT_EPOCH_IDX, P_WRITES_IDX } from '../layout.js';
 import type { Segment } from '../file.js';
 import { PageDamaged, type Pages } from './pages.js';
-import { slotOfTick, tickIdx } from './slots.js';
+import { slotOfTick, slotOffset, tickIdx } from './slots.js';
 
 /** A page's remembered priorities, per slot. */
 interface Known {
@@ -70,7 +70,7 @@ export class Victims {
       while (this.#pos[page] < this.#n[page]) {
         const j = base + this.#pos[page]++;
         const si = slotOfTick(pg, s, b, this.#hash[j], this.#tick[j]);
-        if (si < 0 || s.u32[((b + PAGE_HEADER_SIZE) >> 2) + (si << 2) + 1] === keep) continue;
+        if (si < 0 || slotOffset(s, b, si) === keep) continue;
         if (this.#betterWritten(page, s, b, this.#prio[j])) break;
         return si;
       }
