@@ -38,7 +38,8 @@ const SESSMAP_ROWS: readonly SessmapRow[] = [
 /** Child task: one sessmap row. */
 export async function sessmapFillTask(a: { path: string; row: SessmapRow; sizes: CapacitySizes; counts: Counts }): Promise<CapacityOut> {
   const SharedCache = (await loadSessmap()) as unknown as typeof SharedCacheClass;
-  const { ITEM_HEADER_SIZE, PAGE_HEADER_SIZE, SLOT_SIZE, MAX_SLOT_LOAD } = await import('../src/core/layout.js');
+  const { ITEM_ALIGN, ITEM_HEADER_SIZE, SLOT_SIZE, MAX_SLOT_LOAD } = await import('../src/core/layout.js');
+  const { dataStart: dataStartOf } = await import('../src/core/options.js');
   const { keys, values } = capacityData(a.sizes, a.counts);
   const packr = a.row.msgpackr ? new Packr({ structures: [] }) : undefined;
   // Values encoded before the fill (the Packr keeps its structures in this process, not in the file).
@@ -79,7 +80,7 @@ export async function sessmapFillTask(a: { path: string; row: SessmapRow; sizes:
 
   const n = at.entries;
   const slotTable = g.pageCount * g.slotsPerPage * SLOT_SIZE;
-  const dataStart = (PAGE_HEADER_SIZE + g.slotsPerPage * SLOT_SIZE + 15) & ~15;
+  const dataStart = dataStartOf(g.slotsPerPage);
   const keyBytes = Buffer.byteLength(keys[0]);
   const value = valueSum / n;
   const maxItems = Math.floor(g.slotsPerPage * MAX_SLOT_LOAD);
@@ -89,13 +90,13 @@ export async function sessmapFillTask(a: { path: string; row: SessmapRow; sizes:
     ['value', value],
     ['key', keyBytes],
     ['item header', ITEM_HEADER_SIZE],
-    ['alignment to 16', at.bytesUsed / n - ITEM_HEADER_SIZE - keyBytes - value],
+    [`alignment to ${String(ITEM_ALIGN)}`, at.bytesUsed / n - ITEM_HEADER_SIZE - keyBytes - value],
     [`slot table (${String(g.slotsPerPage)} x ${String(SLOT_SIZE)} B a page)`, slotTable / n],
     // What lies before the pages: the file header (and, from format 3, the structure table).
     ['page headers, file header and structure table', (g.pageCount * (dataStart - g.slotsPerPage * SLOT_SIZE) + g.fileSize - g.pageCount * g.pageSize) / n],
     ['free in pages at the first eviction (page slack)', (g.pageCount * (g.pageSize - dataStart) - at.bytesUsed) / n],
   ];
-  const cause = evicting >= maxItems ? `its slots (${String(maxItems)} of ${String(g.slotsPerPage)}, the 75% load limit)` : `its bytes (${String(evicting)} entries)`;
+  const cause = evicting >= maxItems ? `its slots (${String(maxItems)} of ${String(g.slotsPerPage)}, the ${String(MAX_SLOT_LOAD * 100)}% load limit)` : `its bytes (${String(evicting)} entries)`;
   return {
     store: a.row.label,
     sessions: first,

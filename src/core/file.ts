@@ -17,7 +17,7 @@ import { loadBinding } from './native.js';
 import {
   FORMAT_VERSION, HEADER_SIZE, PAGES_OFF, H_CRC_OFF, H_CREATED_OFF, H_DEFAULT_TTL_OFF, H_EPOCH_IDX, H_FILE_SIZE_OFF, H_FLAGS_OFF,
   H_HEADER_SIZE_OFF, H_IMMUTABLE_END, H_MAGIC_OFF, H_MAX_KEY_OFF, H_PAGE_COUNT_OFF, H_PAGE_SIZE_OFF, H_SEED_LEN, H_SEED_OFF,
-  H_SLOTS_OFF, H_STATE_IDX, H_VERSION_OFF, MAGIC, POLICY_CODES, SERIALIZER_CODES, STATE_READY,
+  H_SLOTS_OFF, H_STATE_IDX, H_VERSION_OFF, MAGIC, POLICY_CODES, SERIALIZER_CODES, SLOT_GRAIN, STATE_READY,
 } from './layout.js';
 import { MAX_KEY_BYTES_LIMIT, MAX_PAGE_COUNT, MAX_PAGE_SIZE, MIN_PAGE_SIZE, dataStart, type FileGeometry, type SegmentPlan } from './options.js';
 import type { EvictionPolicy, PathStatus, SerializerName } from './types.js';
@@ -180,7 +180,7 @@ export function readHeader(fd: number, file: string): HeaderInfo {
     head.readUInt32LE(H_HEADER_SIZE_OFF) === HEADER_SIZE &&
     info.pageSize >= MIN_PAGE_SIZE && info.pageSize <= MAX_PAGE_SIZE && info.pageSize % 4096 === 0 &&
     info.pageCount >= 1 && info.pageCount <= MAX_PAGE_COUNT &&
-    info.slotsPerPage >= 8 && (info.slotsPerPage & (info.slotsPerPage - 1)) === 0 && dataStart(info.slotsPerPage) <= info.pageSize / 4 &&
+    info.slotsPerPage >= 8 && info.slotsPerPage % SLOT_GRAIN === 0 && dataStart(info.slotsPerPage) <= info.pageSize / 4 &&
     info.maxKeyBytes >= 1 && info.maxKeyBytes <= MAX_KEY_BYTES_LIMIT &&
     info.fileSize === PAGES_OFF + info.pageCount * info.pageSize &&
     info.policy !== undefined && info.serializer !== undefined && info.defaultTtl >= 0;

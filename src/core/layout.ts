@@ -13,14 +13,14 @@ export const HEADER_SIZE = 4096;
 /** `SESSMAP` followed by a NUL byte. */
 export const MAGIC = Buffer.from('SESSMAP\0', 'latin1');
 /** Bumped on every incompatible change of this layout. */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 export const H_MAGIC_OFF = 0; //            8 bytes
 export const H_VERSION_OFF = 8; //          u32
 export const H_HEADER_SIZE_OFF = 12; //     u32
 export const H_PAGE_COUNT_OFF = 16; //      u32
 export const H_PAGE_SIZE_OFF = 20; //       u32
-export const H_SLOTS_OFF = 24; //           u32 slots per page (power of two)
+export const H_SLOTS_OFF = 24; //           u32 slots per page (a multiple of 8)
 export const H_MAX_KEY_OFF = 28; //         u32 max key bytes
 export const H_FLAGS_OFF = 32; //           u32 bits 0-1 eviction policy, bits 2-3 default serializer
 export const H_CREATED_OFF = 40; //         f64 ms since the epoch
@@ -160,28 +160,31 @@ export const P_REPAIRS_IDX = P_REPAIRS_OFF >> 3;
  * without the page lock, by lock-free reads: a stray write there can only misorder recency.
  */
 export const SLOT_SIZE = 16;
+/** Slots per page are a multiple of this (not necessarily a power of two: see idealSlot). */
+export const SLOT_GRAIN = 8;
 /** A page accepts a new key only while fewer than this share of its slots is used. */
 export const MAX_SLOT_LOAD = 0.75;
 
 // ---------------------------------------------------------------- items
-/** Items are 16-byte aligned (alignItem); this header precedes the key and value bytes. */
-export const ITEM_HEADER_SIZE = 64;
-/** `ITM1`, little-endian. A zero word where an item would start marks the end of the log. */
-export const ITEM_MAGIC = 0x314d5449;
+/**
+ * Items start on 8-byte boundaries; this header precedes the key and value bytes. An item of
+ * length `len` takes alignItem(len) bytes of the log (page/pages.ts).
+ */
+export const ITEM_HEADER_SIZE = 48;
+/** Alignment of items in the log (the f64 fields of their headers need 8). */
+export const ITEM_ALIGN = 8;
 
-export const I_MAGIC_OFF = 0; //            u32
-export const I_LEN_OFF = 4; //              u32 total length including padding (multiple of 16)
-export const I_FLAGS_OFF = 8; //            u32 mutable: FLAG_LIVE or 0 (dead)
-export const I_EXPIRES_OFF = 16; //         f64 mutable: absolute expiry in ms, 0 = never
-export const I_TICK_OFF = 24; //            f64 mutable: access tick at the last write (or last compaction)
-export const I_CRC_OFF = 32; //             u32 crc32 of bytes [36, 64 + keyLen + valueLen)
+export const I_STATE_OFF = 0; //            u32 mutable: ITEM_LIVE or ITEM_DEAD (0 where an item would start: the log's end)
+export const I_LEN_OFF = 4; //              u32 live item: header + key + value bytes; dead: that, or the length of a merged run
+export const I_EXPIRES_OFF = 8; //          f64 mutable: absolute expiry in ms, 0 = never
+export const I_TICK_OFF = 16; //            f64 mutable: access tick at the last write (or last compaction)
+export const I_CREATED_OFF = 24; //         f64 ms since the epoch
+export const I_CRC_OFF = 32; //             u32 crc32 of bytes [36, len)
 export const I_HASH_OFF = 36; //            u32 keyed hash of the key
 export const I_VERSION_OFF = 40; //         u32 page-wide write counter at the time of the write
-export const I_VALUE_LEN_OFF = 44; //       u32
-export const I_KEY_LEN_OFF = 48; //         u16
-export const I_TYPE_OFF = 50; //            u8 value type: 1 json, 2 v8, 3 raw, 4 all-ASCII json (0 is never valid)
-export const I_PRIORITY_OFF = 51; //        u8 PRIORITY_CODES
-export const I_CREATED_OFF = 56; //         f64 ms since the epoch
+export const I_KEY_LEN_OFF = 44; //         u16
+export const I_TYPE_OFF = 46; //            u8 value type: 1 json, 2 v8, 3 raw, 4 all-ASCII json, 5 structured (0 is never valid)
+export const I_PRIORITY_OFF = 47; //        u8 PRIORITY_CODES
 export const I_CRC_START = 36;
 
 /** Item priority bytes, and the priority each byte stands for. */
@@ -189,11 +192,12 @@ export const PRIORITY_CODES = { low: 0, normal: 1, high: 2 } as const;
 export const PRIORITY_NAMES = ['low', 'normal', 'high'] as const;
 
 /**
- * The flags word of a live item: `LIVE` in ASCII. A whole word rather than a bit, so that flipped
- * bits cannot turn a dead item live (resurrecting a deleted value) or a live one silently dead:
- * any value other than this and 0 is damage, found by validation.
+ * The state word of a live item, `LIVE` in ASCII, and of a dead one, `DEAD`. Whole words rather
+ * than bits, so that flipped bits cannot turn a dead item live (resurrecting a deleted value) or a
+ * live one silently dead: any other value where an item starts is damage, found by validation.
  */
-export const FLAG_LIVE = 0x4556494c;
+export const ITEM_LIVE = 0x4556494c;
+export const ITEM_DEAD = 0x44414544;
 
 /** Largest single mapping the mmap binding can make (its size and offset are C ints). */
 export const MAX_MAPPING_BYTES = 0x7fffffff;

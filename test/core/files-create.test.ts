@@ -84,7 +84,7 @@ describe('creating and attaching to a cache file', () => {
   it.each([
     ['pageSize', { pageSize: 32768 }],
     ['pageCount', { pageCount: 5 }],
-    ['slotsPerPage', { slotsPerPage: 128 }],
+    ['slotsPerPage', { slotsPerPage: 64 }],
     ['maxKeyBytes', { maxKeyBytes: 100 }],
     ['evictionPolicy', { evictionPolicy: 'none' }],
   ] as Array<[string, CreateOptions]>)('refuses an attach whose %s contradicts the header with SESSMAP_ERR_GEOMETRY_MISMATCH, leaving the file untouched', (name, opts) => {

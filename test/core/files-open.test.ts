@@ -107,8 +107,9 @@ describe('opening a file that is not a usable cache', () => {
     expectRefused(c, 'SESSMAP_ERR_FILE_TRUNCATED');
   });
 
-  // 1 and 2 are earlier formats (8-byte slots, no access tick; no structure table): refused, never misread.
-  it.each([0, 1, 2, 4, 0xffffffff])('refuses format version %i with SESSMAP_ERR_FILE_VERSION', (version) => {
+  // 1 to 3 are earlier formats (8-byte slots, no access tick; no structure table; 64-byte items on
+  // 16-byte boundaries): refused, never misread.
+  it.each([0, 1, 2, 3, 5, 0xffffffff])('refuses format version %i with SESSMAP_ERR_FILE_VERSION', (version) => {
     const path = validFile();
     const b = Buffer.alloc(4);
     b.writeUInt32LE(version);

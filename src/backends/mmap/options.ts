@@ -44,8 +44,11 @@ export interface NormalisedMmapOptions {
   lockTimeout: number;
 }
 
-/** Per-session bytes beyond the data: item header, `s:` + 32-char id, record fields, slot. */
-const PER_SESSION_OVERHEAD = 64 + 34 + 60 + 8;
+/**
+ * Per-session bytes beyond the data: item header, `s:` + 32-char id, record fields, and its
+ * share of the slot table (16-byte slots, one per 192 page bytes) with the item's padding.
+ */
+const PER_SESSION_OVERHEAD = 48 + 34 + 60 + 24;
 
 /** The file size for `maxSessions` sessions of `averageSessionBytes`, or undefined when neither `size` nor `maxSessions` is given. */
 function sizeOf(o: MmapBackendOptions): { size: number | undefined; note: string | undefined } {

@@ -8,10 +8,10 @@
 import { crc32 } from 'node:zlib';
 import type { Segment } from '../file.js';
 import {
-  ITEM_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF,
+  ITEM_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VERSION_OFF,
   PRIORITY_NAMES, P_DIRTY_IDX, P_HITS_IDX, P_MISSES_IDX,
 } from '../layout.js';
-import { expireEntry } from '../page/log.js';
+import { expireEntry, valueLength } from '../page/log.js';
 import { findSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
 import { TYPE_MAX, TYPE_STRUCTURED, copyOut, decode } from '../serializer.js';
 import type { EntryInfo } from '../types.js';
@@ -78,9 +78,9 @@ function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number
   }
   const off = slotOffset(s, b, si);
   const a = b + off;
-  const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+  const vlen = s.u32[(a + I_LEN_OFF) >> 2] - ITEM_HEADER_SIZE - klen;
   const start = a + ITEM_HEADER_SIZE + klen;
-  if (vlen > h.maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+  if (vlen < 0 || vlen > h.maxItemBytes || off + ITEM_HEADER_SIZE + klen + vlen > pages.pageSize) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
   const now = h.clock();
   const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
   if (exp !== 0 && exp <= now) return LOCKED;
@@ -141,7 +141,7 @@ function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, kl
       return undefined;
     }
     const start = a + ITEM_HEADER_SIZE + klen;
-    const end = start + s.u32[(a + I_VALUE_LEN_OFF) >> 2];
+    const end = a + s.u32[(a + I_LEN_OFF) >> 2];
     if (h.verifyReads && crc32(s.buf.subarray(a + I_CRC_START, end)) !== s.u32[(a + I_CRC_OFF) >> 2]) {
       repair(h, p, s, b);
       s.f64[(b >> 3) + P_MISSES_IDX]++;
@@ -184,7 +184,7 @@ export function inspectEntry(h: Handle, key: string): EntryInfo | undefined {
       createdAt: s.f64[(a + I_CREATED_OFF) >> 3],
       version: s.u32[(a + I_VERSION_OFF) >> 2],
       priority: PRIORITY_NAMES[s.buf[a + I_PRIORITY_OFF]],
-      size: s.u32[(a + I_VALUE_LEN_OFF) >> 2],
+      size: valueLength(s, a),
     };
   }) as EntryInfo | undefined;
 }

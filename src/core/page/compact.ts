@@ -7,11 +7,11 @@
 import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, I_FLAGS_OFF, I_LEN_OFF, I_TICK_OFF, PAGE_HEADER_SIZE, P_COMPACT_IDX, P_C_DONE_IDX, P_C_DST_IDX,
+  ITEM_HEADER_SIZE, ITEM_LIVE, I_STATE_OFF, I_TICK_OFF, PAGE_HEADER_SIZE, P_COMPACT_IDX, P_C_DONE_IDX, P_C_DST_IDX,
   P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_FREE_IDX,
 } from '../layout.js';
 import { rebuildSlots } from './log.js';
-import type { Pages } from './pages.js';
+import { extentOf, type Pages } from './pages.js';
 import { tickIdx } from './slots.js';
 
 /** Slides every live item down over the dead ones. Resumable: see resumeCompaction. */
@@ -37,9 +37,9 @@ function saveTicks(pg: Pages, s: Segment, b: number): void {
   const f64 = s.f64;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   const end = u32[(b >> 2) + P_FREE_IDX];
-  for (let i = 0; i <= pg.mask; i++) {
+  for (let i = 0; i < pg.slots; i++) {
     const off = u32[st + (i << 2) + 1];
-    if (off < pg.ds || off + ITEM_HEADER_SIZE > end || (off & 15) !== 0) continue;
+    if (off < pg.ds || off + ITEM_HEADER_SIZE > end || (off & 7) !== 0) continue;
     const t = f64[tickIdx(b, i)];
     f64[(b + off + I_TICK_OFF) >> 3] = Number.isSafeInteger(t) && t >= 0 ? t : 0;
   }
@@ -60,9 +60,9 @@ export function resumeCompaction(pg: Pages, s: Segment, b: number): boolean {
   let w = u32[hIdx + P_C_WRITE_IDX];
   let moved = 0;
   while (r < end) {
-    const len = u32[(b + r + I_LEN_OFF) >> 2];
-    if (len < 16 || (len & 15) !== 0 || r + len > end) return false;
-    if (u32[(b + r + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
+    const len = extentOf(s, b + r);
+    if (len < 8 || r + len > end) return false;
+    if (u32[(b + r + I_STATE_OFF) >> 2] === ITEM_LIVE) {
       if (r !== w) {
         u32[hIdx + P_C_SRC_IDX] = r;
         u32[hIdx + P_C_DST_IDX] = w;

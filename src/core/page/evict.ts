@@ -8,12 +8,12 @@ import { sessmapError } from '../../errors.js';
 import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF,
+  ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_EXPIRES_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_STATE_OFF,
   P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
 } from '../layout.js';
 import { compact } from './compact.js';
 import { isExpired, isLive, removeEntry, removeItem, report, walkLog } from './log.js';
-import { PageDamaged, type Pages } from './pages.js';
+import { extentOf, PageDamaged, type Pages } from './pages.js';
 import { slotOfItem, slotOffset } from './slots.js';
 
 /**
@@ -55,7 +55,7 @@ export function evictOne(pg: Pages, page: number, s: Segment, b: number, now: nu
   const vSlot = pg.victims.next(pg, page, s, b, keep);
   if (vSlot < 0) return false;
   const victim = slotOffset(s, b, vSlot);
-  if (victim < pg.ds || victim + ITEM_HEADER_SIZE > u32[(b >> 2) + P_FREE_IDX] || u32[(b + victim + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
+  if (victim < pg.ds || victim + ITEM_HEADER_SIZE > u32[(b >> 2) + P_FREE_IDX] || u32[(b + victim + I_STATE_OFF) >> 2] !== ITEM_LIVE) throw new PageDamaged(page);
   const vPrio = s.buf[b + victim + I_PRIORITY_OFF];
   pg.victimAt = victim;
   const a = b + victim;
@@ -63,7 +63,7 @@ export function evictOne(pg: Pages, page: number, s: Segment, b: number, now: nu
   const left = exp === 0 ? Infinity : Math.max(0, exp - now);
   report(pg, s, a, page, 'evicted', left);
   if (FAULTS) {
-    u32[(a + I_FLAGS_OFF) >> 2] = 0;
+    u32[(a + I_STATE_OFF) >> 2] = ITEM_DEAD;
     fault('evict:partial');
   }
   removeItem(pg, s, b, vSlot, victim);
@@ -83,9 +83,9 @@ export function findHole(pg: Pages, page: number, s: Segment, b: number, need: n
   const end = u32[(b >> 2) + P_FREE_IDX];
   for (let off = pg.ds; off < end; ) {
     const a = b + off;
-    let len = u32[(a + I_LEN_OFF) >> 2];
-    if (len < 16) throw new PageDamaged(page);
-    if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
+    let len = extentOf(s, a);
+    if (len < 8) throw new PageDamaged(page);
+    if (u32[(a + I_STATE_OFF) >> 2] !== ITEM_LIVE) {
       len = mergeDead(page, s, b, off, end);
       if (len < 0) return false;
       if (len >= need) {
@@ -108,17 +108,17 @@ function mergeDead(page: number, s: Segment, b: number, off: number, end: number
   const u32 = s.u32;
   const a = b + off;
   const hIdx = b >> 2;
-  let len = u32[(a + I_LEN_OFF) >> 2];
-  while (off + len < end && u32[(b + off + len + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) {
-    const next = u32[(b + off + len + I_LEN_OFF) >> 2];
-    if (next < 16) throw new PageDamaged(page);
+  let len = extentOf(s, a);
+  while (off + len < end && u32[(b + off + len + I_STATE_OFF) >> 2] !== ITEM_LIVE) {
+    const next = extentOf(s, b + off + len);
+    if (next < 8) throw new PageDamaged(page);
     // The hint must stay an item boundary: one merged into this run is no longer.
     if (u32[hIdx + P_HOLE_HINT_IDX] === off + len) u32[hIdx + P_HOLE_HINT_IDX] = 0;
     len += next;
     u32[(a + I_LEN_OFF) >> 2] = len;
   }
   if (off + len >= end) {
-    // A dead run at the end: shorten the log, then clear what it covered (magic first).
+    // A dead run at the end: shorten the log, then clear what it covered (state word first).
     if (u32[hIdx + P_HOLE_HINT_IDX] >= off) u32[hIdx + P_HOLE_HINT_IDX] = 0;
     u32[hIdx + P_FREE_IDX] = off;
     u32[hIdx + P_DEAD_BYTES_IDX] -= len;
@@ -137,9 +137,8 @@ function victimHole(pg: Pages, page: number, s: Segment, b: number, need: number
 function hintedHole(pg: Pages, page: number, s: Segment, b: number, need: number): boolean {
   const u32 = s.u32;
   const off = u32[(b >> 2) + P_HOLE_HINT_IDX];
-  if (off < pg.ds || (off & 15) !== 0 || off + 16 > u32[(b >> 2) + P_FREE_IDX]) return false;
-  const a = b + off;
-  if (u32[a >> 2] !== ITEM_MAGIC || u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) return false;
+  if (off < pg.ds || (off & 7) !== 0 || off + 8 > u32[(b >> 2) + P_FREE_IDX]) return false;
+  if (u32[(b + off + I_STATE_OFF) >> 2] !== ITEM_DEAD) return false;
   return holeAt(pg, page, s, b, off, need);
 }
 

@@ -1,5 +1,5 @@
 /**
- * The item log of a page: items laid end to end from dataStart to the log end, each 16-byte
+ * The item log of a page: items laid end to end from dataStart to the log end, each 8-byte
  * aligned and carrying its own length, live or dead (docs/file-format.md, "Item"). Here: the one
  * walk of the log that scans, purges, compaction, validation and repair share; reading an item's
  * key and value; removing one (and reporting it); rebuilding the slot table from the log.
@@ -7,24 +7,24 @@
  */
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF, I_TICK_OFF, I_TYPE_OFF,
-  I_VALUE_LEN_OFF, PAGE_HEADER_SIZE, P_COMPACT_IDX, P_COUNT_IDX, P_C_LEN_IDX, P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX,
+  ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_EXPIRES_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF, I_STATE_OFF, I_TICK_OFF, I_TYPE_OFF,
+  PAGE_HEADER_SIZE, P_COMPACT_IDX, P_COUNT_IDX, P_C_LEN_IDX, P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX,
   P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EXPIRED_IDX, beginChange, endChange, P_HOLE_HINT_IDX, P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
 } from '../layout.js';
 import { copyOut } from '../serializer.js';
 import type { RemovalReason } from '../types.js';
-import type { Pages } from './pages.js';
+import { extentOf, type Pages } from './pages.js';
 import { clearSlots, insertSlot, removeSlot } from './slots.js';
 
 /**
- * Called for each item of a walk with its address, page offset and length. Returning false
- * stops the walk there.
+ * Called for each item of a walk with its address, page offset and the bytes of the log it
+ * takes (its length, aligned). Returning false stops the walk there.
  */
 export type ItemVisitor = (a: number, off: number, len: number) => boolean | void;
 
 /**
  * Walks the item log of page `b`, from dataStart to the log end, item by item (live and dead).
- * Stops at a length that cannot be (under 16 bytes: the walk would never end) or where `visit`
+ * Stops at a length that cannot be (under 8 bytes: the walk would never end) or where `visit`
  * returns false, and returns the offset it stopped at: the log end (or past it, when the last
  * length overran it) after a whole walk. Compaction's mover walks on its own: it resumes from a
  * journaled position, not from the log's start.
@@ -34,8 +34,8 @@ export function walkLog(pg: Pages, s: Segment, b: number, visit: ItemVisitor): n
   const end = u32[(b >> 2) + P_FREE_IDX];
   let off = pg.ds;
   while (off < end) {
-    const len = u32[(b + off + I_LEN_OFF) >> 2];
-    if (len < 16 || visit(b + off, off, len) === false) return off;
+    const len = (u32[(b + off + I_LEN_OFF) >> 2] + 7) & ~7;
+    if (len < 8 || visit(b + off, off, len) === false) return off;
     off += len;
   }
   return off;
@@ -43,7 +43,12 @@ export function walkLog(pg: Pages, s: Segment, b: number, visit: ItemVisitor): n
 
 /** Whether the item at `a` is live. */
 export function isLive(s: Segment, a: number): boolean {
-  return s.u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE;
+  return s.u32[(a + I_STATE_OFF) >> 2] === ITEM_LIVE;
+}
+
+/** Bytes of the value of the live item at `a`: its length less the header and the key. */
+export function valueLength(s: Segment, a: number): number {
+  return s.u32[(a + I_LEN_OFF) >> 2] - ITEM_HEADER_SIZE - s.u16[(a + I_KEY_LEN_OFF) >> 1];
 }
 
 /** Whether the item at `a` is live with an expiry at or before `now`. */
@@ -61,7 +66,7 @@ export function keyOf(s: Segment, a: number): string {
 export function valueOf(s: Segment, a: number): string | Buffer {
   const type = s.buf[a + I_TYPE_OFF];
   const start = a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1];
-  return copyOut(s.buf, type, start, start + s.u32[(a + I_VALUE_LEN_OFF) >> 2]);
+  return copyOut(s.buf, type, start, a + s.u32[(a + I_LEN_OFF) >> 2]);
 }
 
 /** Records a removal for the hook (when one listens). */
@@ -80,9 +85,9 @@ export function report(pg: Pages, s: Segment, a: number, page: number, reason: R
 /** Marks an item dead and drops it from the slot table and the counts. */
 export function removeItem(pg: Pages, s: Segment, b: number, si: number, off: number): void {
   const a = b + off;
-  const len = s.u32[(a + I_LEN_OFF) >> 2];
+  const len = extentOf(s, a);
   const h = b >> 2;
-  s.u32[(a + I_FLAGS_OFF) >> 2] = 0;
+  s.u32[(a + I_STATE_OFF) >> 2] = ITEM_DEAD;
   s.u32[h + P_HOLE_HINT_IDX] = off;
   removeSlot(pg, s, b, si);
   s.u32[h + P_COUNT_IDX]--;
@@ -122,7 +127,7 @@ export function rebuildSlots(pg: Pages, s: Segment, b: number): boolean {
   let count = 0;
   let ok = true;
   const stop = walkLog(pg, s, b, (a, off) => {
-    if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) return;
+    if (u32[(a + I_STATE_OFF) >> 2] !== ITEM_LIVE) return;
     if (count < pg.maxItems && insertSlot(pg, s, b, u32[(a + I_HASH_OFF) >> 2], off, s.f64[(a + I_TICK_OFF) >> 3])) count++;
     else ok = false;
   });

@@ -15,7 +15,7 @@
  */
 import type { Segment } from '../file.js';
 import { halfSipHash } from '../hash.js';
-import { MAX_SLOT_LOAD } from '../layout.js';
+import { I_LEN_OFF, MAX_SLOT_LOAD } from '../layout.js';
 import { dataStart, type FileGeometry, type SegmentPlan } from '../options.js';
 import type { EvictionPolicy, RemovalReason } from '../types.js';
 import { Victims } from './victims.js';
@@ -41,9 +41,17 @@ export interface PendingRemoval {
 /** Collected removals, handed to the hook after the lock is released. */
 export type RemovalSink = PendingRemoval[] | null;
 
-/** Items start and end on 16-byte boundaries, so the smallest dead filler (magic, length, flags) always fits. */
+/**
+ * The bytes of the log an item of length `n` takes: items start on 8-byte boundaries, so the
+ * smallest dead filler (state word and length) always fits.
+ */
 export function alignItem(n: number): number {
-  return (n + 15) & ~15;
+  return (n + 7) & ~7;
+}
+
+/** The bytes of the log the item at `a` takes (its length, aligned). */
+export function extentOf(s: Segment, a: number): number {
+  return (s.u32[(a + I_LEN_OFF) >> 2] + 7) & ~7;
 }
 
 export class Pages {
@@ -52,9 +60,8 @@ export class Pages {
   readonly baseOf: Uint32Array;
   readonly pageCount: number;
   readonly pageSize: number;
+  /** Slots per page (a multiple of 8). */
   readonly slots: number;
-  readonly mask: number;
-  readonly slotShift: number;
   /** Page-relative offset of the item log (after the header and the slot table). */
   readonly ds: number;
   /** Live items a page takes at most (MAX_SLOT_LOAD of its slots). */
@@ -89,8 +96,6 @@ export class Pages {
     this.pageCount = g.pageCount;
     this.pageSize = g.pageSize;
     this.slots = g.slotsPerPage;
-    this.mask = g.slotsPerPage - 1;
-    this.slotShift = 32 - Math.log2(g.slotsPerPage);
     this.ds = dataStart(g.slotsPerPage);
     this.maxItems = Math.max(1, Math.floor(g.slotsPerPage * MAX_SLOT_LOAD));
     this.policy = policy;

@@ -9,8 +9,8 @@ import { crc32 } from 'node:zlib';
 import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
-  I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
+  ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_CRC_OFF, I_CRC_START, I_EXPIRES_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF,
+  I_PRIORITY_OFF, I_STATE_OFF, I_TICK_OFF, I_TYPE_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
   P_FREE_IDX, P_EVICTED_HIGH_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
   P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
@@ -33,27 +33,26 @@ const MID_CHANGE = 'marked mid-change';
 /** True when the item at page offset `off` is whole: sane lengths, checksum and keyed hash. */
 function itemIsWhole(pages: Pages, s: Segment, b: number, off: number, maxKeyBytes: number): boolean {
   const a = b + off;
+  // The length of a live item is its header, key and value: the value's length follows from it.
   const len = s.u32[(a + I_LEN_OFF) >> 2];
-  if (len < ITEM_HEADER_SIZE || (len & 15) !== 0 || off + len > pages.pageSize) return false;
   const klen = s.u16[(a + I_KEY_LEN_OFF) >> 1];
-  const vlen = s.u32[(a + I_VALUE_LEN_OFF) >> 2];
-  if (klen < 1 || klen > maxKeyBytes) return false;
-  const natural = ITEM_HEADER_SIZE + klen + vlen;
-  if (natural > len || len - alignItem(natural) >= 2 * ITEM_HEADER_SIZE) return false;
+  if (klen < 1 || klen > maxKeyBytes || len < ITEM_HEADER_SIZE + klen || len > pages.pageSize - off) return false;
   const type = s.buf[a + I_TYPE_OFF];
   if (type < 1 || type > TYPE_MAX || s.buf[a + I_PRIORITY_OFF] > 2) return false;
   // Expiry and access clock are outside the checksum (they change in place): they must be plain numbers.
   const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
   const tick = s.f64[(a + I_TICK_OFF) >> 3];
   if (!(exp >= 0 && exp < 8.64e15) || !Number.isSafeInteger(tick) || tick < 0) return false;
-  if (crc32(s.buf.subarray(a + I_CRC_START, a + natural)) !== s.u32[(a + I_CRC_OFF) >> 2]) return false;
+  if (crc32(s.buf.subarray(a + I_CRC_START, a + len)) !== s.u32[(a + I_CRC_OFF) >> 2]) return false;
   s.buf.copy(pages.scratch2, 0, a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + klen);
   return pages.hashKey2(klen) === s.u32[(a + I_HASH_OFF) >> 2];
 }
 
+/** Whether an item could start at `off`: a state word, and a length that stays in the page. */
 function headerLooksValid(pages: Pages, s: Segment, b: number, off: number): boolean {
+  const state = s.u32[(b + off + I_STATE_OFF) >> 2];
   const len = s.u32[(b + off + I_LEN_OFF) >> 2];
-  return s.u32[(b + off) >> 2] === ITEM_MAGIC && len >= 16 && (len & 15) === 0 && off + len <= pages.pageSize;
+  return (state === ITEM_LIVE || state === ITEM_DEAD) && len >= 8 && len <= pages.pageSize - off && off + alignItem(len) <= pages.pageSize;
 }
 
 /** Walks the log read-only and lists every inconsistency; [] means the page is sound. */
@@ -64,7 +63,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   if ((s.i32[h + P_DIRTY_IDX] & 1) !== 0) problems.push(MID_CHANGE);
   if (u32[h + P_COMPACT_IDX] !== 0) problems.push('compaction unfinished');
   const free = u32[h + P_FREE_IDX];
-  if (free < pages.ds || free > pages.pageSize || (free & 15) !== 0) {
+  if (free < pages.ds || free > pages.pageSize || (free & 7) !== 0) {
     problems.push(`log end ${free} out of range`);
     return problems;
   }
@@ -75,9 +74,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   let earliest = Infinity;
   const stop = walkLog(pages, s, b, (a, off, len) => {
     if (!headerLooksValid(pages, s, b, off)) return false;
-    const flags = u32[(a + I_FLAGS_OFF) >> 2];
-    if (flags !== 0 && flags !== FLAG_LIVE) problems.push(`bad flags at ${off}`);
-    if (flags === FLAG_LIVE) {
+    if (u32[(a + I_STATE_OFF) >> 2] === ITEM_LIVE) {
       if (!itemIsWhole(pages, s, b, off, maxKeyBytes)) problems.push(`torn item at ${off}`);
       else {
         const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
@@ -96,7 +93,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     return problems;
   }
   if (stop !== free) problems.push(`log overruns its end ${free}`);
-  // The 16 bytes past the log end (where the next item's magic goes) are zero: writes keep them so.
+  // The 16 bytes past the log end (where the next item's state word and length go) are zero: writes keep them so.
   // Further out, stale bytes are harmless (a walk never passes the log end, and resync accepts
   // only whole items), and reading a whole large page on first touch would cost more than it finds.
   const zeroEnd = Math.min(b + pages.pageSize, b + free + 16) >> 2;
@@ -112,7 +109,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     const o = u32[st + (i << 2) + 1];
     if (o === 0) continue;
     occupied++;
-    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || u32[(b + o + I_FLAGS_OFF) >> 2] !== FLAG_LIVE || u32[st + (i << 2)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
+    if (o < pages.ds || o >= free || !headerLooksValid(pages, s, b, o) || u32[(b + o + I_STATE_OFF) >> 2] !== ITEM_LIVE || u32[st + (i << 2)] !== u32[(b + o + I_HASH_OFF) >> 2]) {
       problems.push(`slot ${i} points at no live item`);
     }
   }
@@ -132,12 +129,12 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
 }
 
 function isWholeLive(pages: Pages, s: Segment, b: number, off: number, maxKeyBytes: number): boolean {
-  return s.u32[(b + off) >> 2] === ITEM_MAGIC && s.u32[(b + off + I_FLAGS_OFF) >> 2] === FLAG_LIVE && itemIsWhole(pages, s, b, off, maxKeyBytes);
+  return s.u32[(b + off + I_STATE_OFF) >> 2] === ITEM_LIVE && itemIsWhole(pages, s, b, off, maxKeyBytes);
 }
 
-/** Finds the next whole live item at or after `from` (16-byte steps), or -1. */
+/** Finds the next whole live item at or after `from` (8-byte steps), or -1. */
 function nextWhole(pages: Pages, s: Segment, b: number, from: number, maxKeyBytes: number): number {
-  for (let off = from; off + ITEM_HEADER_SIZE <= pages.pageSize; off += 16) {
+  for (let off = from; off + ITEM_HEADER_SIZE <= pages.pageSize; off += 8) {
     if (isWholeLive(pages, s, b, off, maxKeyBytes)) {
       return off;
     }
@@ -153,10 +150,10 @@ function journalIsSane(pages: Pages, s: Segment, b: number): boolean {
   const w = u32[h + P_C_WRITE_IDX];
   const end = u32[h + P_C_END_IDX];
   const len = u32[h + P_C_LEN_IDX];
-  const ok = u32[h + P_COMPACT_IDX] === 1 && pages.ds <= w && w <= r && r <= end && end <= pages.pageSize && ((r | w | end) & 15) === 0;
+  const ok = u32[h + P_COMPACT_IDX] === 1 && pages.ds <= w && w <= r && r <= end && end <= pages.pageSize && ((r | w | end) & 7) === 0;
   if (!ok) return false;
   if (len === 0) return true;
-  return u32[h + P_C_SRC_IDX] === r && u32[h + P_C_DST_IDX] === w && r + len <= end && u32[h + P_C_DONE_IDX] <= len && (len & 15) === 0;
+  return u32[h + P_C_SRC_IDX] === r && u32[h + P_C_DST_IDX] === w && r + len <= end && u32[h + P_C_DONE_IDX] <= len && (len & 7) === 0;
 }
 
 /**
@@ -186,12 +183,12 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   for (let i = 0; i < pages.slots; i++) {
     const o = u32[st + (i << 2) + 1];
-    if (o >= pages.ds && o < pages.pageSize && (o & 15) === 0) slotted.add(o);
+    if (o >= pages.ds && o < pages.pageSize && (o & 7) === 0) slotted.add(o);
   }
   const drop = (o: number): void => {
     dropped++;
     reportTorn(pages, s, b, page, o, maxKeyBytes);
-    u32[(b + o + I_FLAGS_OFF) >> 2] = 0;
+    u32[(b + o + I_STATE_OFF) >> 2] = ITEM_DEAD;
   };
   let off = pages.ds;
   let end = pages.ds;
@@ -202,7 +199,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   while (off < pages.pageSize) {
     if (headerLooksValid(pages, s, b, off)) {
       const a = b + off;
-      let len = u32[(a + I_LEN_OFF) >> 2];
+      let len = alignItem(u32[(a + I_LEN_OFF) >> 2]);
       // A damaged length must not swallow items the slot table knows: cut it at the first whole one inside.
       while (ki < known.length && known[ki] <= off) ki++;
       for (let j = ki; j < known.length && known[j] < off + len; j++) {
@@ -212,22 +209,22 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
           break;
         }
       }
-      const flags = u32[(a + I_FLAGS_OFF) >> 2];
+      const live = u32[(a + I_STATE_OFF) >> 2] === ITEM_LIVE;
       prevOff = off;
-      prevMin = off + 16;
-      if ((flags !== 0 && flags !== FLAG_LIVE) || (flags === 0 && slotted.has(off))) {
-        // Damaged flags, or dead but still indexed (its remover died, or the flags were zeroed): report it.
+      prevMin = off + 8;
+      if (!live && slotted.has(off)) {
+        // Dead but still indexed (its remover died, or its state word was damaged into the other one): report it.
         drop(off);
-      } else if (flags === FLAG_LIVE) {
+      } else if (live) {
         if (itemIsWhole(pages, s, b, off, maxKeyBytes)) {
-          prevMin = off + alignItem(ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1] + u32[(a + I_VALUE_LEN_OFF) >> 2]);
+          prevMin = off + alignItem(u32[(a + I_LEN_OFF) >> 2]);
           const key = s.buf.toString('latin1', a + ITEM_HEADER_SIZE, a + ITEM_HEADER_SIZE + s.u16[(a + I_KEY_LEN_OFF) >> 1]);
           const prev = keep.get(key);
           if (prev === undefined) keep.set(key, off);
           else {
             // Two whole copies of a key: a writer died between publishing and retiring the old one.
             const newer = ((u32[(a + I_VERSION_OFF) >> 2] - u32[(b + prev + I_VERSION_OFF) >> 2]) | 0) > 0;
-            u32[((newer ? b + prev : a) + I_FLAGS_OFF) >> 2] = 0;
+            u32[((newer ? b + prev : a) + I_STATE_OFF) >> 2] = ITEM_DEAD;
             if (newer) keep.set(key, off);
           }
         } else drop(off);
@@ -237,12 +234,12 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
       continue;
     }
     // Damage: look for the next whole item from the earliest place the previous item could end.
-    const from = prevOff >= 0 && prevMin < off ? prevMin : off + 16;
+    const from = prevOff >= 0 && prevMin < off ? prevMin : off + 8;
     const next = nextWhole(pages, s, b, from, maxKeyBytes);
     // Count what the damaged stretch held: places the slot table pointed at or marked live.
-    for (let q = Math.min(from, off); q < (next < 0 ? pages.pageSize : next); q += 16) {
+    for (let q = Math.min(from, off); q < (next < 0 ? pages.pageSize : next); q += 8) {
       if (q === prevOff) continue;
-      if (slotted.has(q) || (q + 16 <= pages.pageSize && u32[(b + q + I_FLAGS_OFF) >> 2] === FLAG_LIVE)) {
+      if (slotted.has(q) || (q + 8 <= pages.pageSize && u32[(b + q + I_STATE_OFF) >> 2] === ITEM_LIVE)) {
         dropped++;
         reportTorn(pages, s, b, page, q, maxKeyBytes);
       }
@@ -260,9 +257,8 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
       u32[(b + prevOff + I_LEN_OFF) >> 2] = next - prevOff;
     } else {
       // Cover the damage with a dead filler so the log can be walked past it.
-      u32[(b + off + I_FLAGS_OFF) >> 2] = 0;
       u32[(b + off + I_LEN_OFF) >> 2] = next - off;
-      u32[(b + off) >> 2] = ITEM_MAGIC;
+      u32[(b + off + I_STATE_OFF) >> 2] = ITEM_DEAD;
     }
     off = next;
     end = off;
@@ -319,7 +315,7 @@ function recount(pages: Pages, s: Segment, b: number): void {
   let deadBytes = 0;
   let maxVersion = u32[h + P_VERSION_IDX];
   walkLog(pages, s, b, (a, off, len) => {
-    if (u32[(a + I_FLAGS_OFF) >> 2] === FLAG_LIVE) {
+    if (u32[(a + I_STATE_OFF) >> 2] === ITEM_LIVE) {
       liveBytes += len;
       const v = u32[(a + I_VERSION_OFF) >> 2];
       if (((v - maxVersion) | 0) > 0) maxVersion = v;

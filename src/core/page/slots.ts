@@ -22,22 +22,30 @@ export function nextTick(now: number): number {
   return lastTick;
 }
 
-/** First slot to probe: the high bits of a multiplicative mix, independent of the page choice. */
+/**
+ * First slot to probe: a multiplicative mix of the hash scaled to the slot count (the high part
+ * of mix x slots, exact in a double: under 2^52), independent of the page choice.
+ */
 export function idealSlot(pg: Pages, h: number): number {
-  return Math.imul(h, 0x9e3779b1) >>> pg.slotShift;
+  return ((Math.imul(h, 0x9e3779b1) >>> 0) * pg.slots * 2.3283064365386963e-10) | 0;
+}
+
+/** The slot after `i`, cyclically. */
+function nextSlot(pg: Pages, i: number): number {
+  return i + 1 === pg.slots ? 0 : i + 1;
 }
 
 /** Slot index holding the key in scratch, or -1. */
 export function findSlot(pg: Pages, s: Segment, b: number, h: number, klen: number): number {
   const u32 = s.u32;
-  const mask = pg.mask;
+  const n = pg.slots;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   let i = idealSlot(pg, h);
-  for (let n = 0; n <= mask; n++) {
+  for (let k = 0; k < n; k++) {
     const off = u32[st + (i << 2) + 1];
     if (off === 0) return -1;
     if (u32[st + (i << 2)] === h && off >= pg.ds && off + ITEM_HEADER_SIZE <= pg.pageSize && keyEquals(pg, s, b + off, klen)) return i;
-    i = (i + 1) & mask;
+    i = i + 1 === n ? 0 : i + 1;
   }
   return -1;
 }
@@ -94,10 +102,10 @@ function probe(pg: Pages, s: Segment, b: number, h: number, match: (i: number) =
   const u32 = s.u32;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   let i = idealSlot(pg, h);
-  for (let n = 0; n <= pg.mask; n++) {
+  for (let n = 0; n < pg.slots; n++) {
     if (u32[st + (i << 2) + 1] === 0) return -1;
     if (match(i)) return i;
-    i = (i + 1) & pg.mask;
+    i = nextSlot(pg, i);
   }
   return -1;
 }
@@ -107,14 +115,14 @@ export function insertSlot(pg: Pages, s: Segment, b: number, h: number, off: num
   const u32 = s.u32;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
   let i = idealSlot(pg, h);
-  for (let n = 0; n <= pg.mask; n++) {
+  for (let n = 0; n < pg.slots; n++) {
     if (u32[st + (i << 2) + 1] === 0) {
       u32[st + (i << 2)] = h;
       s.f64[tickIdx(b, i)] = tick;
       u32[st + (i << 2) + 1] = off; // the offset makes the slot visible: written last
       return true;
     }
-    i = (i + 1) & pg.mask;
+    i = nextSlot(pg, i);
   }
   return false;
 }
@@ -123,11 +131,10 @@ export function insertSlot(pg: Pages, s: Segment, b: number, h: number, off: num
 export function removeSlot(pg: Pages, s: Segment, b: number, si: number): void {
   const u32 = s.u32;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
-  const mask = pg.mask;
   let hole = si;
   let j = si;
-  for (let n = 0; n < mask; n++) {
-    j = (j + 1) & mask;
+  for (let n = 1; n < pg.slots; n++) {
+    j = nextSlot(pg, j);
     const off = u32[st + (j << 2) + 1];
     if (off === 0) break;
     const ideal = idealSlot(pg, u32[st + (j << 2)]);

@@ -21,7 +21,7 @@
  * that still has both holds the same, unused entry (a new entry has a fresh tick; a compaction
  * moves entries but keeps their hashes and ticks), so its priority is known without the read.
  */
-import { ITEM_HEADER_SIZE, I_FLAGS_OFF, I_PRIORITY_OFF, FLAG_LIVE, PAGE_HEADER_SIZE, P_FREE_IDX, P_LAYOUT_EPOCH_IDX, P_WRITES_IDX } from '../layout.js';
+import { ITEM_HEADER_SIZE, I_STATE_OFF, I_PRIORITY_OFF, ITEM_LIVE, PAGE_HEADER_SIZE, P_FREE_IDX, P_LAYOUT_EPOCH_IDX, P_WRITES_IDX } from '../layout.js';
 import type { Segment } from '../file.js';
 import { PageDamaged, type Pages } from './pages.js';
 import { slotOfTick, slotOffset, tickIdx } from './slots.js';
@@ -111,8 +111,8 @@ export class Victims {
     const ticks = this.#tick;
     const prios = this.#prio;
     let n = 0;
-    const known = this.#knownOf(page, pg.mask + 1);
-    for (let i = 0; i <= pg.mask; i++) {
+    const known = this.#knownOf(page, pg.slots);
+    for (let i = 0; i < pg.slots; i++) {
       const off = u32[st + (i << 2) + 1];
       if (off === 0 || off === keep) continue;
       const raw = f64[tickIdx(b, i)];
@@ -120,9 +120,9 @@ export class Victims {
       let prio: number;
       if (known !== undefined && known.tick[i] === raw && known.hash[i] === hash) prio = known.prio[i]!;
       else {
-        if (off < pg.ds || off + ITEM_HEADER_SIZE > end || (off & 15) !== 0) throw new PageDamaged(page);
+        if (off < pg.ds || off + ITEM_HEADER_SIZE > end || (off & 7) !== 0) throw new PageDamaged(page);
         const a = b + off;
-        if (u32[(a + I_FLAGS_OFF) >> 2] !== FLAG_LIVE) throw new PageDamaged(page);
+        if (u32[(a + I_STATE_OFF) >> 2] !== ITEM_LIVE) throw new PageDamaged(page);
         prio = s.buf[a + I_PRIORITY_OFF]!;
         if (prio > 2) throw new PageDamaged(page);
         if (known !== undefined) {

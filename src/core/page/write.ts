@@ -8,14 +8,14 @@ import { crc32 } from 'node:zlib';
 import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
-  FLAG_LIVE, ITEM_HEADER_SIZE, ITEM_MAGIC, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_FLAGS_OFF, I_HASH_OFF,
-  I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TICK_OFF, I_TYPE_OFF, I_VALUE_LEN_OFF, I_VERSION_OFF, P_COUNT_IDX,
+  ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_HASH_OFF,
+  I_KEY_LEN_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_STATE_OFF, I_TICK_OFF, I_TYPE_OFF, I_VERSION_OFF, P_COUNT_IDX,
   P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX, P_SETS_IDX, P_VERSION_IDX, P_WRITES_IDX, P_HOLE_HINT_IDX,
 } from '../layout.js';
 import { writeEncoded, type Encoded } from '../serializer.js';
 import { place } from './evict.js';
 import { noteExpiry } from './log.js';
-import { alignItem, type Pages } from './pages.js';
+import { alignItem, extentOf, type Pages } from './pages.js';
 import { findSlot, insertSlot, nextTick, setSlotOffset, slotOffset, tickIdx } from './slots.js';
 
 /** An entry to write: one descriptor per handle, filled for each write (no allocation). */
@@ -36,9 +36,10 @@ export class ItemDraft {
 }
 
 /**
- * Writes item `d` at `off` (from place(), whose holeAt says where it lies), `need` bytes long,
- * without making it findable: it stays dead until the caller sets its flags. The key bytes are
- * in scratch. The order of stores keeps the log walkable if the process dies between any two.
+ * Writes item `d` at `off` (from place(), whose holeAt says where it lies), taking `need` bytes
+ * of the log, without making it findable: it stays dead until the caller sets its state word.
+ * The key bytes are in scratch. The order of stores keeps the log walkable if the process dies
+ * between any two.
  */
 function writeItem(pg: Pages, s: Segment, b: number, off: number, need: number, d: ItemDraft): void {
   const a = b + off;
@@ -56,12 +57,9 @@ function writeItem(pg: Pages, s: Segment, b: number, off: number, need: number, 
   f64[(a + I_TICK_OFF) >> 3] = d.tick;
   u32[(a + I_HASH_OFF) >> 2] = d.hash;
   u32[(a + I_VERSION_OFF) >> 2] = version;
-  u32[(a + I_VALUE_LEN_OFF) >> 2] = vlen;
   s.u16[(a + I_KEY_LEN_OFF) >> 1] = klen;
   buf[a + I_TYPE_OFF] = d.type;
   buf[a + I_PRIORITY_OFF] = d.priority;
-  buf[a + I_PRIORITY_OFF + 1] = 0;
-  u32[(a + 52) >> 2] = 0;
   f64[(a + I_CREATED_OFF) >> 3] = d.createdAt;
   pg.scratch.copy(buf, a + ITEM_HEADER_SIZE, 0, klen);
   const vstart = a + ITEM_HEADER_SIZE + klen;
@@ -73,24 +71,25 @@ function writeItem(pg: Pages, s: Segment, b: number, off: number, need: number, 
   }
   writeEncoded(buf, vstart, value, vlen, d.type);
   u32[(a + I_CRC_OFF) >> 2] = crc32(buf.subarray(a + I_CRC_START, vstart + vlen));
+  const len = ITEM_HEADER_SIZE + klen + vlen;
   const holeAt = pg.holeAt;
   if (holeAt === 0) {
-    // At the log's end, beyond which everything is zero: the magic word publishes it to the log.
-    u32[(a + I_LEN_OFF) >> 2] = need;
-    u32[(a + I_FLAGS_OFF) >> 2] = 0;
-    u32[a >> 2] = ITEM_MAGIC;
+    // At the log's end, beyond which everything is zero: the state word publishes it to the log.
+    u32[(a + I_LEN_OFF) >> 2] = len;
+    u32[(a + I_STATE_OFF) >> 2] = ITEM_DEAD;
     u32[hIdx + P_FREE_IDX] = off + need;
     // Keep the next item's header position clear (stale bytes may lie past the end after damage).
     if (off + need + 16 <= pg.pageSize) buf.fill(0, a + need, a + need + 16);
   } else if (off !== holeAt) {
     // Inside a hole, at its end: the hole's own header still covers it until the hole shrinks.
-    u32[(a + I_LEN_OFF) >> 2] = need;
-    u32[(a + I_FLAGS_OFF) >> 2] = 0;
-    u32[a >> 2] = ITEM_MAGIC;
+    u32[(a + I_LEN_OFF) >> 2] = len;
+    u32[(a + I_STATE_OFF) >> 2] = ITEM_DEAD;
     u32[(b + holeAt + I_LEN_OFF) >> 2] = off - holeAt;
     u32[hIdx + P_DEAD_BYTES_IDX] -= need;
   } else {
-    // The item fills the hole exactly: magic and length are already right; it is dead until flagged.
+    // The item fills the hole exactly: it is dead until made live, and its length (the hole's
+    // `need`, now the item's own) takes the same bytes of the log either way.
+    u32[(a + I_LEN_OFF) >> 2] = len;
     u32[hIdx + P_DEAD_BYTES_IDX] -= need;
   }
 }
@@ -107,7 +106,7 @@ export function storeEntry(pg: Pages, page: number, s: Segment, b: number, si: n
   d.createdAt = now;
   d.tick = tick;
   writeItem(pg, s, b, at, need, d);
-  s.u32[(b + at + I_FLAGS_OFF) >> 2] = FLAG_LIVE;
+  s.u32[(b + at + I_STATE_OFF) >> 2] = ITEM_LIVE;
   if (FAULTS) fault('write:unpublished');
   const hIdx = b >> 2;
   if (si >= 0) {
@@ -117,8 +116,8 @@ export function storeEntry(pg: Pages, page: number, s: Segment, b: number, si: n
     setSlotOffset(s, b, si2, at);
     s.f64[tickIdx(b, si2)] = tick;
     if (FAULTS) fault('write:published');
-    const oldLen = s.u32[(b + old + I_LEN_OFF) >> 2];
-    s.u32[(b + old + I_FLAGS_OFF) >> 2] = 0;
+    const oldLen = extentOf(s, b + old);
+    s.u32[(b + old + I_STATE_OFF) >> 2] = ITEM_DEAD;
     s.u32[hIdx + P_HOLE_HINT_IDX] = old;
     s.u32[hIdx + P_LIVE_BYTES_IDX] -= oldLen;
     s.u32[hIdx + P_DEAD_BYTES_IDX] += oldLen;
