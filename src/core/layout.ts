@@ -121,6 +121,14 @@ export const P_WRITES_IDX = P_WRITES_OFF >> 2;
  */
 export const P_HOLE_HINT_OFF = 200;
 export const P_HOLE_HINT_IDX = P_HOLE_HINT_OFF >> 2;
+/**
+ * u32: no dead item lies below this offset (a lower bound; 0: not known, read as dataStart).
+ * Always an item boundary or the log end: removals lower it, a merge into the free tail brings it
+ * down to the log end, compactions set it, a repair or a clear resets it to 0. Where a full
+ * page's gather (page/compact.ts) starts looking for dead items.
+ */
+export const P_FIRST_DEAD_OFF = 204;
+export const P_FIRST_DEAD_IDX = P_FIRST_DEAD_OFF >> 2;
 export const P_FAST_HITS_IDX = P_FAST_HITS_OFF >> 2;
 export const P_FAST_MISSES_IDX = P_FAST_MISSES_OFF >> 2;
 

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SharedCache } from '../../src/index.js';
-import type { RemovalEvent } from '../../src/core/types.js';
 import { useChildCleanup, type CallSpec } from '../helpers/child.js';
 import { crashAt, verifyAfterCrash } from '../helpers/crash.js';
-import { ONE_PAGE } from '../helpers/geometry.js';
+import { expectWriteWithoutEviction, fillOnePage } from '../helpers/geometry.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 /**
@@ -13,19 +11,7 @@ import { useTmpDir } from '../helpers/tmp.js';
  * compaction: it is bigger than any hole and the tail of the page is full.
  */
 function fragment(path: string): { survivors: Map<string, unknown>; deleted: string[] } {
-  const events: RemovalEvent[] = [];
-  const cache = SharedCache.create(path, { ...ONE_PAGE, onRemove: (e) => events.push(e) });
-  const written: string[] = [];
-  const values = new Map<string, unknown>();
-  for (let i = 0; events.length === 0; i++) {
-    expect(i, 'the page never filled up').toBeLessThan(1000);
-    const v = { i, s: `${i}:`.padEnd(1000, 'c') };
-    cache.set(`c-${i}`, v);
-    written.push(`c-${i}`);
-    values.set(`c-${i}`, v);
-  }
-  for (const e of events) values.delete(e.key);
-  const present = written.filter((k) => values.has(k));
+  const { cache, present, values } = fillOnePage(path, 'c');
   const deleted: string[] = [];
   present.forEach((k, i) => {
     if (i % 2 === 0) {
@@ -58,17 +44,7 @@ describe('a process killed with SIGKILL while compacting a page', () => {
     // evicts no live entry because the free space is there, only fragmented.
     const path = tmp.path();
     const { survivors, deleted } = fragment(path);
-    const events: RemovalEvent[] = [];
-    const cache = SharedCache.open(path, { onRemove: (e) => events.push(e) });
-    try {
-      cache.set('big', BIG);
-      expect(cache.get('big')).toEqual(BIG);
-      expect(events.filter((e) => e.reason === 'evicted')).toEqual([]);
-      for (const [k, v] of survivors) expect(cache.get(k)).toEqual(v);
-      for (const k of deleted) expect(cache.get(k)).toBeUndefined();
-    } finally {
-      cache.close();
-    }
+    expectWriteWithoutEviction(path, 'big', BIG, survivors, deleted);
   });
 
   it.each(['compact:move', 'compact:unfinished', 'compact:move:2', 'compact:move:5'])(

@@ -1,7 +1,7 @@
 /**
  * A full page, the steady state of a busy cache: every set evicts. Each handle keeps a pool of
- * the page's next victims (page/victims.ts) and a full page evicts rather than compacts while
- * compacting would free little (page/evict.ts); none of it may change which entry goes: the
+ * the page's next victims (page/victims.ts) and a full page gathers room for a write rather
+ * than compacting the whole page (page/compact.ts); none of it may change which entry goes: the
  * order stays exact LRU (lowest priority first), with two handles evicting from one page by
  * turns, reads in between, compactions, and lower-priority entries written after a pool was
  * made. Expiry in a full page is found through the page's next-expiry bound, which touches that

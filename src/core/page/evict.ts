@@ -9,9 +9,9 @@ import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
   ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_EXPIRES_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_STATE_OFF,
-  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
+  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FIRST_DEAD_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
 } from '../layout.js';
-import { compact } from './compact.js';
+import { compact, gather } from './compact.js';
 import { isExpired, isLive, removeEntry, removeItem, report, walkLog } from './log.js';
 import { extentOf, PageDamaged, type Pages } from './pages.js';
 import { slotOfItem, slotOffset } from './slots.js';
@@ -120,6 +120,7 @@ function mergeDead(page: number, s: Segment, b: number, off: number, end: number
   if (off + len >= end) {
     // A dead run at the end: shorten the log, then clear what it covered (state word first).
     if (u32[hIdx + P_HOLE_HINT_IDX] >= off) u32[hIdx + P_HOLE_HINT_IDX] = 0;
+    if (u32[hIdx + P_FIRST_DEAD_IDX] > off) u32[hIdx + P_FIRST_DEAD_IDX] = off;
     u32[hIdx + P_FREE_IDX] = off;
     u32[hIdx + P_DEAD_BYTES_IDX] -= len;
     s.buf.fill(0, a, b + end);
@@ -152,15 +153,12 @@ function holeAt(pg: Pages, page: number, s: Segment, b: number, off: number, nee
 }
 
 /**
- * Dead bytes below which a full page evicts rather than compacts (a sixteenth of the page): a
- * compaction moves most of the page, so it is kept for when it frees room for many writes.
+ * Free room below which a page counts as nearly full (a sixteenth of the page): there it gathers
+ * room for a write rather than compacting the whole page, which would free room for few.
  */
 function compactionFloor(pg: Pages): number {
   return pg.pageSize >> 4;
 }
-
-/** Victims a write takes, at most, before it compacts instead of evicting more. */
-const EVICTIONS_BEFORE_COMPACTING = 4;
 
 /**
  * Makes room for an item of `need` bytes (and a slot when `newKey`): the free tail, then a
@@ -172,7 +170,6 @@ export function place(pg: Pages, page: number, s: Segment, b: number, need: numb
   const u32 = s.u32;
   const hIdx = b >> 2;
   let expired = false;
-  let evicted = 0;
   for (;;) {
     const slotOk = !newKey || u32[hIdx + P_COUNT_IDX] < pg.maxItems;
     if (slotOk) {
@@ -194,14 +191,15 @@ export function place(pg: Pages, page: number, s: Segment, b: number, need: numb
         walked[page] = u32[hIdx + P_DEAD_BYTES_IDX];
       }
       const tail = pg.pageSize - u32[hIdx + P_FREE_IDX];
-      // Room enough in all, though not in one piece: compact. Except in a page within a
-      // sixteenth of full of live items: there a compaction would free little and move the whole
-      // page, and the least recently used entry (due to go next anyway) is evicted instead, up to
-      // a few for one write; the room they leave is compacted once it adds up.
+      // Room enough in all, though not in one piece: compact the page, which frees room for
+      // many writes. Except in a page within a sixteenth of full of live items (a full cache's
+      // steady state): there a compaction would free little and move the whole page on nearly
+      // every write, so room for this write only is gathered, moving what lies between the first
+      // dead items, and nothing is evicted while the dead bytes and the tail hold the item.
       const dead2 = u32[hIdx + P_DEAD_BYTES_IDX];
       if (dead2 + tail >= need) {
-        const evictInstead = nearlyFull && evicted < EVICTIONS_BEFORE_COMPACTING && pg.policy !== 'none' && hasVictim(pg, s, b, keep);
-        if (!evictInstead) return compactFor(pg, page, s, b);
+        const at = nearlyFull ? gather(pg, page, s, b, need) : -1;
+        return at >= 0 ? at : compactFor(pg, page, s, b);
       }
     }
     if (!expired) {
@@ -214,7 +212,6 @@ export function place(pg: Pages, page: number, s: Segment, b: number, need: numb
     if (!evictOne(pg, page, s, b, now, keep)) {
       throw sessmapError('SESSMAP_ERR_CACHE_FULL', `page ${page} cannot make ${need} bytes of room`, { page, need });
     }
-    evicted++;
     // The victim's own room (with the dead items after it) most often holds the new item: no walk.
     if ((!newKey || u32[hIdx + P_COUNT_IDX] < pg.maxItems) && victimHole(pg, page, s, b, need)) {
       return pg.holeAt + pg.holeLen - need;
@@ -226,10 +223,4 @@ function compactFor(pg: Pages, page: number, s: Segment, b: number): number {
   if (!compact(pg, s, b)) throw new PageDamaged(page);
   pg.holeAt = 0;
   return s.u32[(b >> 2) + P_FREE_IDX];
-}
-
-/** Whether the page holds a live item other than the one at `keep` (something to evict). */
-function hasVictim(pg: Pages, s: Segment, b: number, keep: number): boolean {
-  const n = s.u32[(b >> 2) + P_COUNT_IDX];
-  return n > 1 || (n === 1 && keep < 0);
 }

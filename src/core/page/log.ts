@@ -9,7 +9,7 @@ import type { Segment } from '../file.js';
 import {
   ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_EXPIRES_OFF, I_HASH_OFF, I_KEY_LEN_OFF, I_LEN_OFF, I_STATE_OFF, I_TICK_OFF, I_TYPE_OFF,
   PAGE_HEADER_SIZE, P_COMPACT_IDX, P_COUNT_IDX, P_C_LEN_IDX, P_DEAD_BYTES_IDX, P_FREE_IDX, P_LIVE_BYTES_IDX,
-  P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EXPIRED_IDX, beginChange, endChange, P_HOLE_HINT_IDX, P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
+  P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EXPIRED_IDX, beginChange, endChange, P_FIRST_DEAD_IDX, P_HOLE_HINT_IDX, P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
 } from '../layout.js';
 import { copyOut } from '../serializer.js';
 import type { RemovalReason } from '../types.js';
@@ -89,6 +89,7 @@ export function removeItem(pg: Pages, s: Segment, b: number, si: number, off: nu
   const h = b >> 2;
   s.u32[(a + I_STATE_OFF) >> 2] = ITEM_DEAD;
   s.u32[h + P_HOLE_HINT_IDX] = off;
+  noteDead(s, b, off);
   removeSlot(pg, s, b, si);
   s.u32[h + P_COUNT_IDX]--;
   s.u32[h + P_LIVE_BYTES_IDX] -= len;
@@ -122,6 +123,7 @@ export function expireEntry(pg: Pages, page: number, s: Segment, b: number, si: 
  */
 export function rebuildSlots(pg: Pages, s: Segment, b: number): boolean {
   s.u32[(b >> 2) + P_HOLE_HINT_IDX] = 0;
+  s.u32[(b >> 2) + P_FIRST_DEAD_IDX] = 0;
   clearSlots(pg, s, b);
   const u32 = s.u32;
   let count = 0;
@@ -134,6 +136,12 @@ export function rebuildSlots(pg: Pages, s: Segment, b: number): boolean {
   if (stop < u32[(b >> 2) + P_FREE_IDX]) return false;
   u32[(b >> 2) + P_COUNT_IDX] = count;
   return ok;
+}
+
+/** The item at page offset `off` is dead now: the page's first-dead bound takes it (0, not known, stays). */
+export function noteDead(s: Segment, b: number, off: number): void {
+  const i = (b >> 2) + P_FIRST_DEAD_IDX;
+  if (s.u32[i] > off) s.u32[i] = off;
 }
 
 /** An item of the page now expires at `e` (0: never): the page's next-expiry bound takes it. */
@@ -155,4 +163,5 @@ export function resetPage(pg: Pages, s: Segment, b: number): void {
   s.f64[(b >> 3) + P_NEXT_EXPIRY_IDX] = Infinity;
   s.u32[hIdx + P_LAYOUT_EPOCH_IDX]++;
   s.u32[hIdx + P_HOLE_HINT_IDX] = 0;
+  s.u32[hIdx + P_FIRST_DEAD_IDX] = 0;
 }

@@ -13,7 +13,7 @@ import {
   I_PRIORITY_OFF, I_STATE_OFF, I_TICK_OFF, I_TYPE_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
   P_FREE_IDX, P_EVICTED_HIGH_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
-  P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
+  P_FIRST_DEAD_IDX, P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX,
 } from '../layout.js';
 import { TYPE_MAX } from '../serializer.js';
 import { resumeCompaction } from './compact.js';
@@ -72,8 +72,14 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
   let liveBytes = 0;
   let deadBytes = 0;
   let earliest = Infinity;
+  // The first-dead bound: 0, or an item boundary (or the log end) with no dead item below it.
+  const firstDead = u32[h + P_FIRST_DEAD_IDX];
+  let boundSeen = firstDead === 0 || firstDead === free;
+  let deadBelow = false;
   const stop = walkLog(pages, s, b, (a, off, len) => {
     if (!headerLooksValid(pages, s, b, off)) return false;
+    if (off === firstDead) boundSeen = true;
+    if (off < firstDead && u32[(a + I_STATE_OFF) >> 2] !== ITEM_LIVE) deadBelow = true;
     if (u32[(a + I_STATE_OFF) >> 2] === ITEM_LIVE) {
       if (!itemIsWhole(pages, s, b, off, maxKeyBytes)) problems.push(`torn item at ${off}`);
       else {
@@ -93,6 +99,7 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     return problems;
   }
   if (stop !== free) problems.push(`log overruns its end ${free}`);
+  if (!boundSeen || deadBelow) problems.push(`first-dead bound ${firstDead} is not a dead item's lower bound`);
   // The 16 bytes past the log end (where the next item's state word and length go) are zero: writes keep them so.
   // Further out, stale bytes are harmless (a walk never passes the log end, and resync accepts
   // only whole items), and reading a whole large page on first touch would cost more than it finds.

@@ -80,8 +80,18 @@ export function setSlotOffset(s: Segment, b: number, si: number, off: number): v
 
 /** The slot pointing at the item at page offset `off` (whose hash is `h`), or -1. */
 export function slotOfItem(pg: Pages, s: Segment, b: number, h: number, off: number): number {
+  // The probe loop written out (no closure): compactions and evictions call this per item.
+  const u32 = s.u32;
   const st = (b + PAGE_HEADER_SIZE) >> 2;
-  return probe(pg, s, b, h, (i) => s.u32[st + (i << 2) + 1] === off);
+  const n = pg.slots;
+  let i = idealSlot(pg, h);
+  for (let k = 0; k < n; k++) {
+    const o = u32[st + (i << 2) + 1];
+    if (o === off) return i;
+    if (o === 0) return -1;
+    i = i + 1 === n ? 0 : i + 1;
+  }
+  return -1;
 }
 
 /**

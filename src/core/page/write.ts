@@ -14,7 +14,7 @@ import {
 } from '../layout.js';
 import { writeEncoded, type Encoded } from '../serializer.js';
 import { place } from './evict.js';
-import { noteExpiry } from './log.js';
+import { noteDead, noteExpiry } from './log.js';
 import { alignItem, extentOf, type Pages } from './pages.js';
 import { findSlot, insertSlot, nextTick, setSlotOffset, slotOffset, tickIdx } from './slots.js';
 
@@ -119,6 +119,7 @@ export function storeEntry(pg: Pages, page: number, s: Segment, b: number, si: n
     const oldLen = extentOf(s, b + old);
     s.u32[(b + old + I_STATE_OFF) >> 2] = ITEM_DEAD;
     s.u32[hIdx + P_HOLE_HINT_IDX] = old;
+    noteDead(s, b, old);
     s.u32[hIdx + P_LIVE_BYTES_IDX] -= oldLen;
     s.u32[hIdx + P_DEAD_BYTES_IDX] += oldLen;
   } else {
