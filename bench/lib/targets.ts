@@ -120,5 +120,11 @@ export function targetLines(rows: readonly Row[]): TargetLine[] {
     costLine('sessmap flood per op / load per set (90% anonymous creates, 10% reads, full file)', full('flood'), full('load'), 1.5),
     ...capacityLines(rows),
   );
+  // issue 12, scaling (bench/scaling.ts): the cost of a get at 1M sessions against 10k.
+  const sc = (store: string, phase: string): Row | undefined => find(rows, 'scaling', store, phase);
+  out.push(
+    costLine("sessmap 'structured' get at 1M sessions / get at 10k (cost per get)", sc(SM_STRUCTURED, 'get, 1M sessions'), sc(SM_STRUCTURED, 'get, 10k sessions'), 1.5),
+    ...infoLine('lmdb-structs get at 1M sessions / get at 10k (cost per get)', sc('lmdb-structs', 'get, 10k sessions'), sc('lmdb-structs', 'get, 1M sessions')),
+  );
   return out;
 }
