@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { SharedCache } from '../../src/index.js';
+import { internals } from '../../src/core/cache/internals.js';
+import { halfSipHash } from '../../src/core/hash.js';
+import { H_SEED_OFF } from '../../src/core/layout.js';
 import { expectCode } from '../helpers/errors.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
@@ -87,6 +91,27 @@ describe('keys', () => {
     c.delete(`${base}a`);
     expect(c.get(`${base}ab`)).toBe(3);
     expect(c.get(base)).toBe(0);
+  });
+
+  it('hashes every key as the bytes of its UTF-8 encoding, however it is encoded (files keep their pages)', () => {
+    const many = SharedCache.create(tmp.path('many.smap'), { pageCount: 509, pageSize: 8192 });
+    try {
+      const seed = readFileSync(many.path).subarray(H_SEED_OFF, H_SEED_OFF + 8);
+      const k0 = seed.readInt32LE(0);
+      const k1 = seed.readInt32LE(4);
+      const expectedPage = (key: string): number => {
+        const ab = new ArrayBuffer(4096);
+        const bytes = Buffer.from(ab);
+        const len = bytes.write(key, 'utf8');
+        return halfSipHash(k0, k1, bytes, new Int32Array(ab), len) % 509;
+      };
+      const keys: string[] = [];
+      for (let n = 1; n <= 70; n++) keys.push(Array.from({ length: n }, (_, i) => String.fromCharCode(33 + ((n * 7 + i * 13) % 94))).join(''));
+      keys.push('\u007f', 'a\u0000b', `${'x'.repeat(9)}é`, `é${'x'.repeat(9)}`, 'abc😀', '鍵abcd', 'sess:' + 'Zz09-_'.repeat(5));
+      for (const k of keys) expect(internals(many).pageOf(k), JSON.stringify(k)).toBe(expectedPage(k));
+    } finally {
+      many.close();
+    }
   });
 
   it('refuses maxKeyBytes outside 1..4096 with SESSMAP_ERR_INVALID_OPTION', () => {

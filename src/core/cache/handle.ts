@@ -50,6 +50,8 @@ export class Handle {
   closed: boolean;
   /** Expiry of the entry the last successful get returned, or the last write set (for getEntry, updateEntry). */
   lastExpiry: number;
+  /** Bytes of the last value a lock-free read returned, up to 512: how much of the next one it touches ahead (read.ts, prefetch). */
+  valueHint: number;
   /** The file header's mapping, whose epoch word a reinit bumps. */
   readonly #header: Segment;
   readonly #epoch: number;
@@ -77,6 +79,7 @@ export class Handle {
     this.readCountsDue = 0;
     this.closed = false;
     this.lastExpiry = 0;
+    this.valueHint = 0;
     this.#header = att.header;
     this.#epoch = att.epoch;
   }
