@@ -1,7 +1,8 @@
 /**
  * Scenario `raw`: gets of 400-byte Buffer values, no serializer: the cost of the cache itself
- * (hash, lock, key compare, recency write, copy out). sessmap with serializer 'raw'; for reference
- * lru-cache holding the Buffers (returns the stored Buffer, no copy) and lmdb with encoding 'binary'.
+ * (hash, lock, key compare, recency write, copy out). sessmap with serializer 'raw', with get and
+ * with getInto (into one reused buffer); for reference lru-cache holding the Buffers (returns the
+ * stored Buffer, no copy; and a private copy of it) and lmdb with encoding 'binary'.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,8 @@ interface RawOut {
   get: Timing & { attempts: number };
   /** lru-cache only: the same gets, each returning a private copy (what sessmap must return). */
   getCopy?: Timing & { attempts: number };
+  /** sessmap only: the same reads with getInto, into one buffer reused by every read. */
+  getInto?: Timing & { attempts: number };
   check: string | undefined;
 }
 
@@ -38,6 +41,16 @@ export async function rawTask(args: { store: StoreKind; path: string; counts: Co
   collectGarbage();
   const get = timeQuiet(counts.rawGets, (i) => store.get(keys[idx[i]]), 4);
   let getCopy: RawOut['getCopy'];
+  let getInto: RawOut['getInto'];
+  const into = (store as { getInto?: (key: string, target: Uint8Array) => number }).getInto?.bind(store);
+  if (into && args.entries === undefined) {
+    const target = Buffer.allocUnsafe(VALUE_BYTES);
+    const read = (i: number): number => into(keys[idx[i]], target);
+    if (read(0) !== VALUE_BYTES || Buffer.compare(target, values[idx[0]]) !== 0) throw new Error('getInto(keys[idx[0]]) differs from what was set');
+    warm(Math.min(counts.warmup * 5, counts.rawGets), read);
+    collectGarbage();
+    getInto = timeQuiet(counts.rawGets, read, 4);
+  }
   if (args.store === 'lru-cache') {
     const copy = (i: number): Buffer => {
       const v = store.get(keys[idx[i]])!;
@@ -50,7 +63,7 @@ export async function rawTask(args: { store: StoreKind; path: string; counts: Co
     getCopy = timeQuiet(counts.rawGets, copy, 4);
   }
   store.close();
-  return { get, getCopy, check };
+  return { get, getCopy, getInto, check };
 }
 
 export const scenario: Scenario = {
@@ -80,6 +93,7 @@ export const scenario: Scenario = {
           );
           const measured: [string, Timing & { attempts: number }][] = [[phase, r.get]];
           if (r.getCopy) measured.push(['get + copy', r.getCopy]);
+          if (r.getInto) measured.push(['getInto', r.getInto]);
           for (const [ph, t] of measured) {
             const row: Row = { scenario: 'raw', store: kind, phase: ph, ops: t.n, opsPerSec: t.opsPerSec, p50Ns: t.p50Ns, p99Ns: t.p99Ns, stolen: t.stolen, note: t.attempts > 1 ? `best of ${String(t.attempts)} runs` : undefined };
             const key = `${kind}|${ph}`;
@@ -103,7 +117,7 @@ export const scenario: Scenario = {
       }
     }
     const label = (r: Row): string =>
-      r.store === 'sessmap' ? "sessmap (serializer 'raw')"
+      r.store === 'sessmap' ? (r.phase === 'getInto' ? "sessmap getInto (serializer 'raw', into one reused buffer)" : "sessmap (serializer 'raw')")
         : r.store === 'lru-cache' ? (r.phase === 'get + copy' ? 'lru-cache (a private copy returned, as sessmap returns)' : 'lru-cache (stored Buffer returned, no copy)')
           : r.store === 'lmdb' ? "lmdb (encoding 'binary')" : r.store;
     const md = [

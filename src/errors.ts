@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   SESSMAP_ERR_OPTION_CONFLICT: 'An option given in a cluster worker contradicts the one the cluster primary set up.',
   SESSMAP_ERR_BACKEND_UNAVAILABLE: 'The session backend (Redis) did not answer within commandTimeout, or cannot be reached.',
   SESSMAP_ERR_REDIS_CLIENT: 'The redis option was given but node-redis (the redis package, v6) is not installed.',
+  SESSMAP_ERR_TARGET_TOO_SMALL: 'The buffer given to getInto has too few bytes from its offset for the value.',
+  SESSMAP_ERR_NOT_RAW: "getInto found a value stored with a serializer other than 'raw'.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -63,6 +63,7 @@ export function isShared(kind: StoreKind): boolean {
 /** The slice of SharedCache the bench uses (typed locally so bench/ compiles without src/). */
 interface SharedCacheLike {
   get(key: string): unknown;
+  getInto(key: string, target: Uint8Array, offset?: number): number;
   set(key: string, value: unknown, options?: { ttl?: number }): unknown;
   update(key: string, fn: (value: unknown) => unknown): unknown;
   stats(): unknown;
@@ -98,6 +99,10 @@ class SessmapStore<V> implements BenchStore<V> {
   }
   get(key: string): V | undefined {
     return this.#cache.get(key) as V | undefined;
+  }
+  /** serializer 'raw' only: the value's bytes into `target`, their count (-1: absent). */
+  getInto(key: string, target: Uint8Array): number {
+    return this.#cache.getInto(key, target);
   }
   set(key: string, value: V): void {
     this.#cache.set(key, value);

@@ -111,6 +111,7 @@ export function targetLines(rows: readonly Row[]): TargetLine[] {
     const pass = raw.opsPerSec > 1_500_000;
     out.push({ text: `${pass ? 'PASS' : 'MISS'}  sessmap raw get = ${fmtOps(raw.opsPerSec)} ops/s (target > 1,500,000)${disturbed(raw)}`, pass });
     out.push(...infoLine('sessmap raw get / lru-cache get + copy', raw, find(rows, 'raw', 'lru-cache', 'get + copy')));
+    out.push(...infoLine('sessmap raw getInto (a reused buffer) / lru-cache get + copy', find(rows, 'raw', 'sessmap', 'getInto'), find(rows, 'raw', 'lru-cache', 'get + copy')));
   } else {
     out.push({ text: 'n/a   sessmap raw get (target > 1,500,000 ops/s): not measured in this run', pass: undefined });
   }

@@ -14,6 +14,7 @@ function keyedCalls(c: SharedCache, key: unknown): Array<[string, () => unknown]
   const k = key as string;
   return [
     ['get', () => c.get(k)],
+    ['getInto', () => c.getInto(k, Buffer.alloc(8))],
     ['has', () => c.has(k)],
     ['set', () => c.set(k, 1)],
     ['add', () => c.add(k, 1)],

@@ -1,11 +1,12 @@
 /**
  * Reads. A get on a page this handle has validated runs without the lock, checked by the page's
  * change sequence (a seqlock); the first read of a page, a read that keeps meeting a change
- * under way, an expired entry to remove and anything out of range go through the lock. has,
- * ttl and inspect do the same without counting as a use. See docs/architecture.md, "The path
- * of a read".
+ * under way, an expired entry to remove and anything out of range go through the lock. getInto
+ * is a get that copies a 'raw' value into the caller's buffer instead of a new one. has, ttl and
+ * inspect do the same without counting as a use. See docs/architecture.md, "The path of a read".
  */
 import { crc32 } from 'node:zlib';
+import { sessmapError, type SessmapError } from '../../errors.js';
 import type { Segment } from '../file.js';
 import {
   ITEM_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VERSION_OFF,
@@ -13,8 +14,9 @@ import {
 } from '../layout.js';
 import { expireEntry, valueLength } from '../page/log.js';
 import { findSlot, idealSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
-import { TYPE_MAX, TYPE_RAW, TYPE_STRUCTURED, copyOut, decode } from '../serializer.js';
+import { TYPE_MAX, TYPE_OF, TYPE_RAW, TYPE_STRUCTURED, copyOut, decode } from '../serializer.js';
 import type { EntryInfo } from '../types.js';
+import { invalidOption, validateInt } from '../../util/validate.js';
 import type { Handle } from './handle.js';
 import { lock, repair, unlock, withPageLock } from './locking.js';
 import { countHit, countMiss } from './stats.js';
@@ -34,18 +36,39 @@ type PeekFn = (s: Segment, a: number) => unknown;
 
 /** The value under `key` (undefined when none), counted as a use; its expiry goes to h.lastExpiry. */
 export function getValue(h: Handle, key: string): unknown {
+  return read(h, key, null, 0);
+}
+
+/**
+ * Copies the 'raw' value under `key` into `into` from byte `at` and returns its length; -1 when
+ * there is none. Counted as a use, as getValue is; its expiry goes to h.lastExpiry. A value that
+ * does not fit, or is not raw bytes, throws (SESSMAP_ERR_TARGET_TOO_SMALL, SESSMAP_ERR_NOT_RAW)
+ * and counts as nothing. No Buffer is allocated.
+ */
+export function getValueInto(h: Handle, key: string, into: Uint8Array, at: number): number {
+  if (!(into instanceof Uint8Array)) invalidOption('target', 'a Buffer or Uint8Array', into);
+  validateInt('offset', at, 0, into.length);
+  const n = read(h, key, into, at);
+  return n === undefined ? -1 : (n as number);
+}
+
+/**
+ * A get: the value (into === null), or the byte count copied into `into` at `at`; undefined when
+ * there is no live entry.
+ */
+function read(h: Handle, key: string, into: Uint8Array | null, at: number): unknown {
   const k = h.keys;
   // Read without the lock when the page is known sound; the locked path handles the rest. A
   // write under way on the page makes the read try again (a few microseconds' worth of tries)
   // rather than queue for the lock behind the writer.
   if (begin(h, key)) {
     for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
-      const r = getOptimistic(h, k.page, k.seg, k.base, k.hash, k.klen);
+      const r = getOptimistic(h, k.page, k.seg, k.base, k.hash, k.klen, into, at);
       if (r === LOCKED) break;
       if (r !== RETRY) return r;
     }
   }
-  return getLocked(h, k.page, k.seg, k.base, k.hash, k.klen);
+  return getLocked(h, k.page, k.seg, k.base, k.hash, k.klen, into, at);
 }
 
 /**
@@ -67,7 +90,7 @@ function begin(h: Handle, key: string): boolean {
  * rearranged the slot table in between, the store lands on another slot's tick, which can only
  * misorder recency (never data): see docs/file-format.md.
  */
-function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number): unknown {
+function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number, into: Uint8Array | null, at: number): unknown {
   const pages = h.pages;
   const i32 = s.i32;
   const seqIdx = (b >> 2) + P_DIRTY_IDX;
@@ -91,6 +114,7 @@ function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number
   if (exp !== 0 && exp <= now) return LOCKED;
   const type = s.buf[a + I_TYPE_OFF];
   if (type < 1 || type > TYPE_MAX) return Atomics.load(i32, seqIdx) === seq ? LOCKED : RETRY;
+  if (into !== null) return readInto(h, p, s, b, si, seq, type, start, vlen, now, exp, into, at);
   if (type === TYPE_STRUCTURED) return readStructured(h, p, s, b, si, seq, start, vlen, now, exp);
   const raw = copyOut(s.buf, type, start, start + vlen);
   if (Atomics.load(i32, seqIdx) !== seq) return RETRY;
@@ -126,6 +150,30 @@ function countUse(h: Handle, p: number, s: Segment, b: number, si: number, now: 
 }
 
 /**
+ * getInto without the lock: the value's bytes straight into the caller's buffer. A copy the
+ * sequence check then refuses is overwritten by the retry; a value that does not fit (or is not
+ * raw) throws only once the check confirmed it.
+ */
+function readInto(h: Handle, p: number, s: Segment, b: number, si: number, seq: number, type: number, start: number, vlen: number, now: number, exp: number, into: Uint8Array, at: number): number | typeof RETRY {
+  const fits = type === TYPE_RAW && vlen <= into.length - at;
+  if (fits) into.set(new Uint8Array(s.buf.buffer, s.buf.byteOffset + start, vlen), at);
+  if (Atomics.load(s.i32, (b >> 2) + P_DIRTY_IDX) !== seq) return RETRY;
+  if (!fits) throw unfit(type, vlen, into, at);
+  countUse(h, p, s, b, si, now, exp, vlen);
+  h.hooks.maybeFlush();
+  return vlen;
+}
+
+/** Why getInto cannot copy a value of `type` and `vlen` bytes into `into` at `at`. */
+function unfit(type: number, vlen: number, into: Uint8Array, at: number): SessmapError {
+  if (type !== TYPE_RAW) {
+    const serializer = (Object.keys(TYPE_OF) as (keyof typeof TYPE_OF)[]).find((n) => TYPE_OF[n] === type) ?? 'json';
+    return sessmapError('SESSMAP_ERR_NOT_RAW', `getInto copies 'raw' values only; this entry was stored with serializer '${serializer}' (read it with get)`, { serializer });
+  }
+  return sessmapError('SESSMAP_ERR_TARGET_TOO_SMALL', `the value is ${vlen} bytes; the target has ${into.length - at} from offset ${at}`, { size: vlen, available: into.length - at, offset: at });
+}
+
+/**
  * A 'structured' value: copied into the handle's reused scratch (no allocation), checked against
  * the sequence, and decoded from there, before any hook can run (a hook that reads would reuse
  * the scratch). Only bytes that passed the check are decoded.
@@ -146,11 +194,14 @@ function readStructured(h: Handle, p: number, s: Segment, b: number, si: number,
   return value;
 }
 
-/** The read under the lock: removes an expired entry, verifies the checksum with verifyReads. */
-function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number): unknown {
+/**
+ * The read under the lock: removes an expired entry, verifies the checksum with verifyReads.
+ * With `into`, copies the value there (or throws, counting nothing) and returns its length.
+ */
+function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number, into: Uint8Array | null, at: number): unknown {
   const pages = h.pages;
   lock(h, p, s, b);
-  let raw: string | Buffer;
+  let raw: string | Buffer | number;
   let type: number;
   try {
     const now = h.clock();
@@ -168,14 +219,19 @@ function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, kl
       return undefined;
     }
     const start = a + ITEM_HEADER_SIZE + klen;
-    const end = a + s.u32[(a + I_LEN_OFF) >> 2];
+    const vlen = valueLength(s, a);
+    const end = start + vlen;
     if (h.verifyReads && crc32(s.buf.subarray(a + I_CRC_START, end)) !== s.u32[(a + I_CRC_OFF) >> 2]) {
       repair(h, p, s, b);
       s.f64[(b >> 3) + P_MISSES_IDX]++;
       return undefined;
     }
     type = s.buf[a + I_TYPE_OFF];
-    raw = copyOut(s.buf, type, start, end);
+    if (into === null) raw = copyOut(s.buf, type, start, end);
+    else if (type === TYPE_RAW && vlen <= into.length - at) {
+      into.set(new Uint8Array(s.buf.buffer, s.buf.byteOffset + start, vlen), at);
+      raw = vlen;
+    } else throw unfit(type, vlen, into, at);
     s.f64[tickIdx(b, si)] = nextTick(now);
     s.f64[(b >> 3) + P_HITS_IDX]++;
     h.lastExpiry = exp;
@@ -183,8 +239,7 @@ function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, kl
     unlock(s, b);
     h.hooks.maybeFlush();
   }
-  // 'raw' bytes are the value: no decode to try.
-  return type === TYPE_RAW ? raw : decodeValue(h, p, type, raw);
+  return into === null && type !== TYPE_RAW ? decodeValue(h, p, type, raw as string | Buffer) : raw;
 }
 
 /** True when a live entry is stored under `key` (not counted as a use). */

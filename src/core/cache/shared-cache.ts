@@ -16,7 +16,7 @@ import { checkPage } from '../page/repair.js';
 import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, SetOptions, UpdateOptions } from '../types.js';
 import { Handle } from './handle.js';
 import { lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, withPageLock } from './locking.js';
-import { entryTtl, getValue, hasEntry, inspectEntry } from './read.js';
+import { entryTtl, getValue, getValueInto, hasEntry, inspectEntry } from './read.js';
 import { clearAll, purgeExpiredPages, scanEntries } from './scan.js';
 import { collectStats, flushAllReadCounts, trackReadCounts, untrackReadCounts } from './stats.js';
 import { MODE_ADD, MODE_REPLACE, MODE_SET, UNCHANGED, deleteKey, expireKeyAt, store, touchKey, updateKey, type UpdateFn } from './write.js';
@@ -85,6 +85,17 @@ export class SharedCache<V = unknown> {
     if (value === undefined) return undefined;
     const exp = this.#h.lastExpiry;
     return { value, expiresAt: exp === 0 ? Infinity : exp };
+  }
+
+  /**
+   * Copies the 'raw' value stored under `key` into `target` from byte `offset` (default 0) and
+   * returns its length in bytes, or -1 when there is none; counts as a use, as get does. Allocates
+   * no Buffer. Throws SESSMAP_ERR_TARGET_TOO_SMALL when the value does not fit, SESSMAP_ERR_NOT_RAW
+   * for a value stored with another serializer; either counts as nothing. When it returns -1 or
+   * throws, the target's bytes from `offset` may have been written (by a read that met a write).
+   */
+  getInto(key: string, target: Uint8Array, offset = 0): number {
+    return getValueInto(this.#h, key, target, offset);
   }
 
   /** True when a live entry is stored under `key` (does not count as a use). */
