@@ -50,6 +50,7 @@ export function deferBackend<B extends SessionBackend>(opening: Promise<B>): Def
     },
     isHandle: (id: string) => open?.isHandle?.(id) === true,
     counts: () => open?.counts?.(),
+    metrics: () => open?.metrics?.(),
     get remote(): boolean {
       return open?.remote === true;
     },

@@ -10,6 +10,7 @@ import { sessmapError } from '../errors.js';
 import type { Logger } from '../events/logger.js';
 import type { SessionEvents } from '../events/types.js';
 import type { NormalisedSessionOptions } from './options.js';
+import type { BackendMetrics } from './types.js';
 
 /** A session as a backend stores it (short field names: it is serialized on every write). */
 export interface StoredSession {
@@ -121,6 +122,8 @@ export interface SessionBackend {
   handle?(id: string): string;
   /** The backend's own counts in this process (the Redis near-cache's hits, misses, invalidations, flushes). */
   counts?(): Record<string, number> | undefined;
+  /** What the backend counts in this process for `sessmap/metrics` (Redis: its commands, its near-cache). */
+  metrics?(): BackendMetrics | undefined;
   /**
    * Whether the backend's calls wait for a network reply (Redis): their results arrive from I/O
    * already, and a callback adapter hands them on at once rather than after a turn of the loop.
@@ -239,3 +242,4 @@ export function applyWrite(cur: StoredSession | undefined, spec: WriteSpec, now:
 export function expiryOf(s: StoredSession, now: number): number {
   return s.a === 0 ? now + s.i : Math.min(now + s.i, s.a);
 }
+

@@ -9,7 +9,7 @@ import { sessmapError } from '../errors.js';
 import { KEEP, expiryOf, type BackendChange, type Emit, type SessionBackend, type StoredSession, type WriteUser } from './backend.js';
 import { checkSessionId, checkUserId, newSessionId } from './ids.js';
 import type { NormalisedSessionOptions } from './options.js';
-import type { SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
+import type { BackendMetrics, SessionData, SessionEventEmitter, SessionRecord, SessionStore, SessionWriteOptions } from './types.js';
 import { asJson } from '../util/json-shape.js';
 
 /** Where a service's events go: the emitter apps listen to, the function that emits, and what ends it. */
@@ -99,6 +99,11 @@ export class SessionService<D = SessionData> implements SessionStore<D> {
   /** The backend's own counts in this process (a Redis near-cache's hits and misses), if it keeps any. */
   backendStats(): Record<string, number> | undefined {
     return this.#backend.counts?.();
+  }
+
+  /** What the backend counts in this process for `sessmap/metrics` (Redis's commands and near-cache), if it counts anything. */
+  backendMetrics(): BackendMetrics | undefined {
+    return this.#backend.metrics?.();
   }
 
   /** Whether the backend's calls wait for the network (see SessionBackend.remote). */

@@ -76,5 +76,35 @@ export interface SessionStore<D = SessionData> {
   handleOf(id: string): string;
   /** The backend's own counts in this process, when it keeps any (Redis's near-cache: nearHits, nearMisses, nearInvalidations, nearFlushes). */
   backendStats?(): Record<string, number> | undefined;
+  /** What the backend counts in this process for `sessmap/metrics` (Redis: command errors and latencies, the near-cache); undefined on the file. */
+  backendMetrics?(): BackendMetrics | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * What a backend on a server (Redis) counts in this process, for `sessmap/metrics`: its
+ * commands' failures and latencies, and its near-cache. Counters only grow while the process
+ * runs; every figure is this process's own.
+ */
+export interface BackendMetrics {
+  /**
+   * Commands that failed, by what the caller got: `reply` (the server answered with an error),
+   * `timeout` (no reply within commandTimeout), `unavailable` (no connection, the breaker open,
+   * too many in flight, the server loading or failing over).
+   */
+  readonly commandErrors: Readonly<Record<'reply' | 'timeout' | 'unavailable', number>>;
+  /** How long the commands that got a reply (an error reply included) took, in seconds. */
+  readonly commandSeconds: HistogramSnapshot;
+  /** The near-cache's counts, when there is one (reads it answered or not, copies invalidated, times emptied). */
+  readonly nearCache?: { readonly hits: number; readonly misses: number; readonly invalidations: number; readonly flushes: number };
+}
+
+/** Observations in fixed buckets. */
+export interface HistogramSnapshot {
+  /** Upper bounds of the buckets, ascending; one more bucket, above the last bound (+Inf), follows. */
+  readonly bounds: readonly number[];
+  /** Observations per bucket, not cumulative: `bounds.length + 1` of them. */
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
 }

@@ -13,6 +13,7 @@
 import { rmSync } from 'node:fs';
 import { sessmapError } from '../../errors.js';
 import type { SessionEvents } from '../../events/types.js';
+import type { BackendMetrics } from '../../sessions/types.js';
 import {
   KEEP,
   expiryOf,
@@ -120,6 +121,12 @@ export class RedisBackend implements SessionBackend {
   counts(): Record<string, number> | undefined {
     const n = this.#near?.stats;
     return n === undefined ? undefined : { nearHits: n.hits, nearMisses: n.misses, nearInvalidations: n.invalidations, nearFlushes: n.flushes };
+  }
+
+  /** This process's command failures and latencies, and its near-cache's counts (`sessmap/metrics` reads them). */
+  metrics(): BackendMetrics {
+    const n = this.#near?.stats;
+    return { ...this.link.stats.snapshot(), ...(n === undefined ? {} : { nearCache: { ...n } }) };
   }
 
   /** Sweeps every bucket now (the periodic sweep does this every sweepInterval); resolves to how many sessions expired. */

@@ -7,9 +7,11 @@
  * bounded, and after a call timed out (a hung server: SIGSTOP, a full network buffer) the link
  * is down and calls fail at once until a probe (PING, every 200 ms) gets an answer.
  *
- * The link reports its state changes (`onStatus`): down once per outage, up once at its end.
+ * The link reports its state changes (`onStatus`): down once per outage, up once at its end, and
+ * counts its commands' failures and latencies (`stats`, link-stats.ts).
  */
 import { sessmapError } from '../../errors.js';
+import { LinkStats } from './link-stats.js';
 import type { NormalisedRedisOptions } from './options.js';
 
 /** The part of a node-redis client or cluster sessmap uses (typed here; `redis` stays optional). */
@@ -73,6 +75,8 @@ const TRANSIENT = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|NOREP
 
 export class RedisLink {
   readonly cluster: boolean;
+  /** The commands' failures by kind and the latencies of their replies, in this process. */
+  readonly stats = new LinkStats();
   readonly #o: NormalisedRedisOptions;
   readonly #own: boolean;
   readonly #base: NodeRedis;
@@ -173,23 +177,33 @@ export class RedisLink {
    */
   #call(fn: () => Promise<unknown>): Promise<unknown> {
     if (this.#closed) return Promise.reject(sessmapError('SESSMAP_ERR_CLOSED', 'the Redis session backend was closed'));
-    if (!this.#up && this.#probe !== undefined) return Promise.reject(this.#unavailable(new Error('Redis did not answer in time; waiting for it to answer a probe')));
-    if (this.#pending.size >= MAX_IN_FLIGHT) return Promise.reject(this.#unavailable(new Error(`${MAX_IN_FLIGHT} commands are waiting for Redis`)));
+    if (!this.#up && this.#probe !== undefined) return this.#refused(new Error('Redis did not answer in time; waiting for it to answer a probe'));
+    if (this.#pending.size >= MAX_IN_FLIGHT) return this.#refused(new Error(`${MAX_IN_FLIGHT} commands are waiting for Redis`));
     return new Promise((resolve, reject) => {
       const call: Pending = { at: Date.now() + this.#o.commandTimeout + TIMER_SLACK_MS, reject };
       this.#pending.add(call);
       if (this.#wheel === undefined) this.#startWheel();
+      const sent = performance.now();
       fn().then(
         (reply) => {
           if (!this.#pending.delete(call)) return;
+          this.stats.replied((performance.now() - sent) / 1000);
           if (!this.#up) this.#upAgain();
           resolve(reply);
         },
         (err: unknown) => {
-          if (this.#pending.delete(call)) reject(this.#failed(err as Error));
+          if (!this.#pending.delete(call)) return;
+          if (isReplyError(err)) this.stats.replied((performance.now() - sent) / 1000);
+          reject(this.#failed(err as Error));
         },
       );
     });
+  }
+
+  /** A call failed at once, not sent. */
+  #refused(cause: Error): Promise<never> {
+    this.stats.failed('unavailable');
+    return Promise.reject(this.#unavailable(cause));
   }
 
   /** Fails the calls past their bound, every TICK_MS while any is pending (calls are in order of their bound). */
@@ -211,13 +225,19 @@ export class RedisLink {
 
   #failed(err: Error): Error {
     if (isReplyError(err)) {
-      if (TRANSIENT.test(err.message)) return this.#unavailable(err);
+      if (TRANSIENT.test(err.message)) {
+        this.stats.failed('unavailable');
+        return this.#unavailable(err);
+      }
+      // NOSCRIPT is answered by loading the script (script()): not a failure of the caller's.
+      if (!err.message.startsWith('NOSCRIPT')) this.stats.failed('reply');
       if (err.message.startsWith('OOM')) {
         return sessmapError('SESSMAP_ERR_CACHE_FULL', "Redis is at maxmemory and its policy evicts nothing (noeviction): nothing was written", { cause: err.message });
       }
       return Object.assign(err, { replyError: true });
     }
     const timedOut = (err as { timedOut?: boolean }).timedOut === true || (err as { constructor?: { name?: string } }).constructor?.name === 'TimeoutError';
+    this.stats.failed(timedOut ? 'timeout' : 'unavailable');
     this.#down(err, timedOut);
     return this.#unavailable(err);
   }

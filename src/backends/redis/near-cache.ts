@@ -55,7 +55,11 @@ export class NearCache {
   /** The copy of a session, when it may be served; undefined: ask Redis. */
   read(token: string, now: number): { session: StoredSession; expiresAt: number } | undefined {
     const g = this.epoch();
-    if (g === 0) return undefined;
+    if (g === 0) {
+      // Not serving (the invalidation channel is down): the read goes to Redis, a miss.
+      this.stats.misses++;
+      return undefined;
+    }
     const v = this.file.get(token) as Slot | undefined;
     if (v === undefined || !('s' in v) || v.g !== g || v.e <= now) {
       this.stats.misses++;
