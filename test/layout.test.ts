@@ -1,6 +1,6 @@
 /**
  * The house as it is built: arrows between the layers of src/ only point down
- * (adapters -> cluster -> backends -> sessions -> events -> core -> util/errors; src/index.ts and
+ * (adapters -> cluster -> metrics -> backends -> sessions -> events -> core -> util/errors; src/index.ts and
  * src/open.ts on top), no two folders import each other (however long the way round), and no
  * file is over 450 lines. The rules are checked on made-up trees first, so a checker that
  * stopped seeing an upward arrow would fail here, not pass quietly.

@@ -1,8 +1,9 @@
 /**
  * A backend is loaded with import() when it is chosen, never by importing sessmap: a process
- * that imports every entry point has not loaded the native mmap binding, one that imports the
- * framework stores has loaded nothing of the mmap backend or the core either, and opening a
- * store then loads both. Each case is a fresh child process (a module loaded once stays loaded).
+ * that imports every entry point has not loaded the native mmap binding, node-redis or prom-client
+ * (which `sessmap/metrics` loads only when it is used), one that imports the framework stores has
+ * loaded nothing of the mmap backend or the core either, and opening a store then loads both. Each
+ * case is a fresh child process (a module loaded once stays loaded).
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'backends', 'lazy-imports.ts
 interface Report {
   binding: boolean;
   redis: boolean;
+  promClient: boolean;
   modules: string[];
 }
 
@@ -46,6 +48,7 @@ describe('loading a backend', () => {
     expect(r.imported.modules.length).toBeGreaterThan(10);
     expect(r.imported.binding, '@riaskov/mmap-io in the require cache after importing every entry point').toBe(false);
     expect(r.imported.redis, 'node-redis loaded by importing every entry point').toBe(false);
+    expect(r.imported.promClient, 'prom-client loaded by importing every entry point (sessmap/metrics included)').toBe(false);
   });
 
   it('imports the framework stores without loading the mmap backend or the core, and loads both when a store opens', async () => {
@@ -59,6 +62,7 @@ describe('loading a backend', () => {
     expect(r.opened!.modules).toEqual(expect.arrayContaining(['backends/mmap/backend.ts', 'backends/mmap/driver.ts', 'core/index.ts']));
     // An app on the file never loads node-redis, nor the Redis backend.
     expect(r.opened!.redis, 'node-redis loaded by a store on the file').toBe(false);
+    expect(r.opened!.promClient, 'prom-client loaded by a store without metrics').toBe(false);
     expect(r.opened!.modules.filter((m) => m.startsWith('backends/redis/'))).toEqual([]);
   });
 });

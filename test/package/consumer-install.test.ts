@@ -74,7 +74,7 @@ describe('the package a user installs', () => {
     expect(addons(bare), 'built addon after --ignore-scripts').toEqual([]);
   });
 
-  it('depends on exactly what its built code and declarations import; pino and the frameworks are optional peers', () => {
+  it('depends on exactly what its built code and declarations import; pino, prom-client and the frameworks are optional peers', () => {
     const pkg = join(consumer, 'node_modules', 'sessmap');
     const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
       dependencies?: Record<string, string>;
@@ -90,7 +90,7 @@ describe('the package a user installs', () => {
     const imported = new Set(built.flatMap((text) => [...text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*|import\s+)['"]([^'"./][^'"]*)['"]/g)].map((m) => packageOf(m[1]))));
     const known = new Set([...deps, ...peers, 'sessmap']);
     expect([...imported].filter((n) => !n.startsWith('node:') && !known.has(n)), 'imported by built files but neither a dependency nor a peer').toEqual([]);
-    for (const optional of ['pino', 'express-session', '@fastify/session', 'koa-session']) {
+    for (const optional of ['pino', 'express-session', '@fastify/session', 'koa-session', 'prom-client']) {
       expect(manifest.peerDependenciesMeta?.[optional]?.optional, `${optional} is an optional peer`).toBe(true);
     }
     expect(deps).not.toContain('pino');

@@ -168,6 +168,7 @@ import {
 import { SessmapStore } from 'sessmap/express-session';
 import { SessmapFastifyStore } from 'sessmap/fastify-session';
 import { SessmapKoaStore } from 'sessmap/koa-session';
+import { registerMetrics, type MetricsRegistry } from 'sessmap/metrics';
 
 declare module 'express-session' {
   interface SessionData {
@@ -225,5 +226,9 @@ const alone: SessionStore = await openSessionStore({ path: '/tmp/usage-sessions.
 await alone.close();
 const stores = [new SessmapFastifyStore({ path: '/tmp/usage-f.smap' }), new SessmapKoaStore({ path: '/tmp/usage-k.smap' })];
 const ready: SessionStore[] = await Promise.all(stores.map((x) => x.ready));
+// Without prom-client installed: a registry of the app's own shape type-checks against sessmap's declarations.
+const registry: MetricsRegistry = { registerMetric() {}, removeSingleMetric() {}, getSingleMetric: () => undefined };
+const exported = registerMetrics({ register: registry, path: '/tmp/usage-sessions.smap', store: alone });
+exported.unregister();
 export const used = { cart, hits, left, stats, ready };
 `;
