@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   SESSMAP_ERR_TARGET_TOO_SMALL: 'The buffer given to getInto has too few bytes from its offset for the value.',
   SESSMAP_ERR_NOT_RAW: "getInto found a value stored with a serializer other than 'raw'.",
   SESSMAP_ERR_METRICS_CLIENT: 'Metrics were asked for but prom-client is not installed.',
+  SESSMAP_ERR_METRICS_LISTEN: 'The metrics endpoint could not listen on its host and port.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,6 +11,9 @@
  * here too (node-redis itself only once Redis is chosen), the handle's store waits for it, and
  * `ready` says when it is open. What workers need to reach it (the URL, the prefix) is known at
  * once, so the app forks them right away as it does with the file.
+ *
+ * With the `metrics` option it also serves `/metrics` (metrics-endpoint.ts): the file's counters
+ * are the whole host's, so the workers take no part in it.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { sessmapError } from '../errors.js';
@@ -28,6 +31,13 @@ import type { SessionServiceOptions } from './options.js';
 import { CONFIG_ENV, workerConfigOf } from './worker-config.js';
 import { fromWire, isWorkerMessage } from './protocol.js';
 import { compose, type Composed } from './compose.js';
+import { checkMetricsOption, startMetrics, type MetricsEndpoint, type MetricsServerOptions } from './metrics-endpoint.js';
+
+/** setupPrimary's options: the session service's, and the primary's own `metrics` endpoint. */
+export interface PrimaryOptions extends SessionServiceOptions {
+  /** Serve sessmap's Prometheus metrics at `http://host:port/metrics` from the primary (needs prom-client). */
+  metrics?: MetricsServerOptions;
+}
 
 export interface PrimaryHandle {
   /** The cluster-wide typed event stream. */
@@ -40,14 +50,20 @@ export interface PrimaryHandle {
   readonly path: string;
   /** Resolves when the backend is open (at once for the file; Redis: its first answer, or commandTimeout). */
   readonly ready: Promise<void>;
+  /**
+   * With the `metrics` option: resolves to where `/metrics` is served once it listens (rejects
+   * with SESSMAP_ERR_METRICS_CLIENT or SESSMAP_ERR_METRICS_LISTEN, also emitted as `error`).
+   */
+  readonly metrics: Promise<MetricsEndpoint> | undefined;
   /** The mmap file's statistics (on Redis: SESSMAP_ERR_INVALID_OPTION; use store.countSessions()). */
   stats(): CacheStats;
   /** Stops supervising; `unlink: true` also removes the file (sessions are lost). */
   close(options?: { unlink?: boolean }): Promise<void>;
 }
 
-export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle {
+export function setupPrimary(options: PrimaryOptions = {}): PrimaryHandle {
   if (!cluster.isPrimary) throw sessmapError('SESSMAP_ERR_NOT_PRIMARY', 'setupPrimary must run in the cluster primary; workers call attachWorker()');
+  const metricsOption = checkMetricsOption(options.metrics);
   const name = backendOf(options);
   const sessions = normaliseSessionOptions(options);
   const log = sessions.logger.child({ component: 'cluster', role: 'primary' });
@@ -80,6 +96,13 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
   }
   ready.catch(() => {});
   const { backend, emit } = c;
+  const metrics = metricsOption && startMetrics(metricsOption, name === 'redis' ? { store: c.store } : { cache: mmap });
+  metrics?.ready.then(
+    (at) => log.info({ url: at.url }, 'metrics endpoint listening'),
+    (err: Error) => {
+      if (!closed) emit('error', err);
+    },
+  );
 
   const previousEnv = process.env[CONFIG_ENV];
   process.env[CONFIG_ENV] = JSON.stringify(config);
@@ -128,6 +151,7 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
     backend: name,
     path: mmap?.path ?? '',
     ready,
+    metrics: metrics?.ready,
     stats: () => {
       if (mmap === undefined) throw sessmapError('SESSMAP_ERR_INVALID_OPTION', 'stats() describes the mmap file; on Redis, use store.countSessions()', { option: 'stats' });
       return mmap.stats();
@@ -141,6 +165,7 @@ export function setupPrimary(options: SessionServiceOptions = {}): PrimaryHandle
       listeners.clear();
       if (previousEnv === undefined) delete process.env[CONFIG_ENV];
       else process.env[CONFIG_ENV] = previousEnv;
+      await metrics?.close();
       await c.close();
       if (opts.unlink) mmap?.unlink();
       log.info({ unlinked: opts.unlink === true }, 'session service closed');

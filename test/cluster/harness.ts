@@ -120,6 +120,11 @@ export class ClusterPrimary {
     return this.ok<RecordedEvent[]>({ cmd: 'workerEvents', target });
   }
 
+  /** Where the primary serves `/metrics` (its `metrics` option), once it listens. */
+  metricsEndpoint(): Promise<{ host: string; port: number; url: string }> {
+    return this.ok({ cmd: 'metrics' });
+  }
+
   logs(): Promise<string[]> {
     return this.ok<string[]>({ cmd: 'logs' });
   }

@@ -6,9 +6,11 @@
  * snapshot per scrape, unregistering, a reinitialised file, and the options refused.
  */
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import client, { Registry, type OpenMetricsContentType } from 'prom-client';
 import { SharedCache } from '../../src/index.js';
 import { registerMetrics } from '../../src/metrics/index.js';
+import { setupPrimary } from '../../src/cluster/index.js';
 import { expectScrapeMatchesStats } from '../support/file-metrics.js';
 import { parsePromText } from '../support/prom-text.js';
 import { openChild, useChildCleanup } from '../helpers/child.js';
@@ -163,6 +165,29 @@ describe('registerMetrics', () => {
     ];
     for (const [o, option] of cases) {
       expect(() => registerMetrics(o as never), JSON.stringify(o)).toThrow(expect.objectContaining({ code: 'SESSMAP_ERR_INVALID_OPTION', details: expect.objectContaining({ option }) }));
+    }
+  });
+});
+
+describe('setupPrimary({ metrics })', () => {
+  const tmp = useTmpDir();
+
+  it('refuses a metrics option it cannot use before it creates the file', () => {
+    const cases: Array<[unknown, string]> = [
+      [{}, 'metrics.port'],
+      [{ port: 70_000 }, 'metrics.port'],
+      [{ port: '9464' }, 'metrics.port'],
+      [{ port: 0, host: '' }, 'metrics.host'],
+      [{ port: 0, prot: 1 }, 'metrics.prot'],
+      [{ port: 0, register: {} }, 'metrics.register'],
+      [9464, 'metrics'],
+    ];
+    for (const [metrics, option] of cases) {
+      const path = tmp.path(`${option}.smap`);
+      expect(() => setupPrimary({ path, metrics } as never), JSON.stringify(metrics)).toThrow(
+        expect.objectContaining({ code: 'SESSMAP_ERR_INVALID_OPTION', details: expect.objectContaining({ option }) }),
+      );
+      expect(existsSync(path), `no file made for ${JSON.stringify(metrics)}`).toBe(false);
     }
   });
 });

@@ -201,7 +201,9 @@ try {
 const logger: Logger = { info() {}, warn() {}, error() {}, debug() {}, child: () => logger };
 
 if (cluster.isPrimary) {
-  const sessions = setupPrimary({ maxSessions: 10_000, idleTimeout: 30 * 60_000, absoluteTimeout: 24 * 3600_000, logger });
+  const sessions = setupPrimary({ maxSessions: 10_000, idleTimeout: 30 * 60_000, absoluteTimeout: 24 * 3600_000, logger, metrics: { port: 9464 } });
+  const endpoint: { url: string } | undefined = await sessions.metrics;
+  void endpoint;
   sessions.events.on('evicted', (e) => {
     if (e.live) console.warn('cache too small', e.sid, e.ttlLeft);
   });
