@@ -13,7 +13,7 @@
  * that no process of the other version still uses the file.
  */
 import { join } from 'node:path';
-import { defaultCacheDir, isSessmapError, setupPrimary, type PrimaryHandle, type SessionServiceOptions } from '../src/index.js';
+import { defaultCacheDir, isSessmapError, setupPrimary, type PrimaryHandle, type PrimaryOptions } from '../src/index.js';
 
 /** The file of the demo called `name`. */
 export function demoPath(name: string): string {
@@ -21,13 +21,13 @@ export function demoPath(name: string): string {
 }
 
 /** setupPrimary on the demo's own file ({@link demoPath}), or on Redis when REDIS_URL is set. */
-export function setupDemoPrimary(name: string, options: Omit<SessionServiceOptions, 'path'> = {}): PrimaryHandle {
+export function setupDemoPrimary(name: string, options: Omit<PrimaryOptions, 'path'> = {}): PrimaryHandle {
   const url = process.env.REDIS_URL;
   if (url !== undefined && url !== '') {
     const { maxSessions: _file, ...rest } = options;
     return setupPrimary({ ...rest, redis: { url, prefix: `example-${name}:` } });
   }
-  const o: SessionServiceOptions = { ...options, path: demoPath(name) };
+  const o: PrimaryOptions = { ...options, path: demoPath(name) };
   try {
     return setupPrimary(o);
   } catch (err) {

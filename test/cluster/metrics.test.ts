@@ -5,9 +5,13 @@
  * counts reach the file itself (the primary asks no worker for anything). Writes and deletes count
  * in the file at once; lock-free reads count in each worker's handle and reach the file in
  * batches (at the latest when the worker closes its store), so reads are checked once the workers
- * have closed theirs.
+ * have closed theirs. And examples/metrics.ts runs to its end, printing what its workload did.
  */
 import { describe, expect, it } from 'vitest';
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { freePort } from '../support/redis.js';
 import { parsePromText, type PromText } from '../support/prom-text.js';
 import { expectScrapeMatchesStats } from '../support/file-metrics.js';
 import { sessionId, useClusterSuite, type ClusterPrimary } from './harness.js';
@@ -104,5 +108,24 @@ describe('the primary serves /metrics for the whole cluster', () => {
     const id = sessionId('still');
     await c.callOk(0, 'setSession', id, { ok: true });
     expect((await c.callOk('primary', 'getSession', id)).data).toEqual({ ok: true });
+  });
+
+  it('runs examples/metrics.ts: its primary prints its own /metrics after the demo requests', async () => {
+    const child = fork(join(REPO_ROOT, 'examples', 'metrics.ts'), ['--demo-only'], {
+      execArgv: ['--import', 'tsx'],
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '', XDG_RUNTIME_DIR: suite.tmp.dir, PORT: String(await freePort()), METRICS_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const [code] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
+    clearTimeout(timer);
+    expect(code, output).toBe(0);
+    const lines = output.split('\n').map((l) => l.trim());
+    // Three visitors of two visits each (3 sessions created, 6 updates), one logged out.
+    expect(lines, output).toEqual(expect.arrayContaining(['sessmap_sessions 2', 'sessmap_sets_total 9', 'sessmap_removals_total{reason="deleted"} 1']));
   });
 });
