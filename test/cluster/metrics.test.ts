@@ -12,8 +12,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { freePort } from '../support/redis.js';
-import { parsePromText, type PromText } from '../support/prom-text.js';
-import { expectScrapeMatchesStats } from '../support/file-metrics.js';
+import { expectScrapeMatchesStats, parsePromText, type PromText } from '../support/scrape.js';
 import { sessionId, useClusterSuite, type ClusterPrimary } from './harness.js';
 
 /** One scrape of the primary's endpoint: the parsed text, and the primary's stats() read right after it. */

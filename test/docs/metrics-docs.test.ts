@@ -16,7 +16,7 @@ import { registerMetrics } from '../../src/metrics/index.js';
 import type { CacheStats } from '../../src/core/types.js';
 import type { BackendMetrics } from '../../src/sessions/types.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { parsePromText, type PromSample } from '../support/prom-text.js';
+import { parsePromText, type PromSample } from '../support/scrape.js';
 import { fencedBlocks } from './snippets.js';
 import { tableAfter } from './tables.js';
 

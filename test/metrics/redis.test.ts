@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { openSessionStore } from '../../src/index.js';
 import { registerMetrics } from '../../src/metrics/index.js';
 import type { BackendMetrics, SessionStore } from '../../src/sessions/types.js';
-import { parsePromText, type PromText } from '../support/prom-text.js';
+import { parsePromText, type PromText } from '../support/scrape.js';
 import { useRedis } from '../support/redis-suite.js';
 import { eventually } from '../support/wait.js';
 import { useTmpDir } from '../helpers/tmp.js';

@@ -11,8 +11,7 @@ import client, { Registry, type OpenMetricsContentType } from 'prom-client';
 import { SharedCache } from '../../src/index.js';
 import { registerMetrics } from '../../src/metrics/index.js';
 import { setupPrimary } from '../../src/cluster/index.js';
-import { expectScrapeMatchesStats } from '../support/file-metrics.js';
-import { parsePromText } from '../support/prom-text.js';
+import { expectScrapeMatchesStats, parsePromText } from '../support/scrape.js';
 import { openChild, useChildCleanup } from '../helpers/child.js';
 import { ONE_PAGE } from '../helpers/geometry.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -180,6 +179,7 @@ describe('setupPrimary({ metrics })', () => {
       [{ port: 0, host: '' }, 'metrics.host'],
       [{ port: 0, prot: 1 }, 'metrics.prot'],
       [{ port: 0, register: {} }, 'metrics.register'],
+      [{ port: 0, register: { metrics: async () => '', contentType: 'text/plain', registerMetric() {} } }, 'metrics.register'],
       [9464, 'metrics'],
     ];
     for (const [metrics, option] of cases) {
