@@ -3,9 +3,10 @@
  * by itself), installed with npm into a consumer project the way the README says (with npm 11's
  * `allowScripts` for the native binding, enforced by `--strict-allow-scripts`), then every subpath
  * of the tarball's `exports` imported, the declarations type-checked under node16 and bundler
- * resolution, a two-worker cluster of express apps sharing a session, and a second install with
- * `--ignore-scripts` (the native binding never built) that still imports and fails with the coded
- * error on the first file mapped.
+ * resolution, a two-worker cluster of express apps sharing a session, metrics without prom-client
+ * (an optional peer the consumer did not install) failing with their coded error, and a second
+ * install with `--ignore-scripts` (the native binding never built) that still imports and fails
+ * with the coded error on the first file mapped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -153,6 +154,19 @@ describe('the package a user installs', () => {
         expect(code, stderr).toBe(0);
       }
     }
+  }, TEST_TIMEOUT);
+
+  it('without prom-client, fails metrics with SESSMAP_ERR_METRICS_CLIENT naming the install, and serves sessions all the same', async () => {
+    const dir = join(root, 'run-no-prom-client');
+    mkdirSync(dir, { mode: 0o700 });
+    const r = check('no-prom-client', await run(process.execPath, ['no-prom-client.mjs', dir], consumer));
+    const out = JSON.parse(r.stdout) as Record<string, { code?: string; message?: string } | boolean | string>;
+    for (const how of ['registerMetrics', 'setupPrimary']) {
+      const e = out[how] as { code?: string; message?: string };
+      expect(e?.code, `${how}: ${JSON.stringify(e)}`).toBe('SESSMAP_ERR_METRICS_CLIENT');
+      expect(e?.message).toContain('npm install prom-client');
+    }
+    expect(out.served).toBe(true);
   }, TEST_TIMEOUT);
 
   it('without its native binding built, still imports, and the first file mapped fails with SESSMAP_ERR_NATIVE_BINDING naming the fix', async () => {
