@@ -178,6 +178,8 @@ export interface EntryInfo {
   priority: Priority;
   /** Serialized size of the value in bytes. */
   size: number;
+  /** The entry's last use (read or write; ms since the epoch, to the millisecond). */
+  lastUsed: number;
 }
 
 /** Reported when a lock held by a dead process was taken over. */

@@ -67,8 +67,9 @@ describe('update(key, fn): a read-modify-write under the page lock', () => {
       }),
     );
     expect(err).toBe(boom);
-    expect(c.get('k')).toBe('old');
+    // Before the get: a get is a use, which moves lastUsed.
     expect(c.inspect('k')).toEqual(before);
+    expect(c.get('k')).toBe('old');
     expectUnlocked();
     expect(thrownBy(() => c.update('absent', () => { throw boom; }))).toBe(boom);
     expect(c.has('absent')).toBe(false);
@@ -83,8 +84,8 @@ describe('update(key, fn): a read-modify-write under the page lock', () => {
     expectCode(() => c.update('k', () => Promise.resolve('new')), 'SESSMAP_ERR_UPDATE_ASYNC');
     expectCode(() => c.update('absent', async () => 'new'), 'SESSMAP_ERR_UPDATE_ASYNC');
     await new Promise((r) => setImmediate(r));
-    expect(c.get('k')).toBe('old');
     expect(c.inspect('k')).toEqual(before);
+    expect(c.get('k')).toBe('old');
     expect(c.has('absent')).toBe(false);
     expectUnlocked();
   });

@@ -12,7 +12,8 @@ import {
   beginChange, endChange,
 } from '../layout.js';
 import { OWNER_ID, THREAD_OWNERS, held, isOwnerAlive, ownerIdOf, ownerPid, ownerTag, sleep, threadTag } from '../lock.js';
-import { repairPage } from '../page/repair.js';
+import { validateInt } from '../options.js';
+import { checkPage, repairPage, type RepairResult } from '../page/repair.js';
 import type { Handle } from './handle.js';
 
 /** A waiter spins this long (ms) before its first sleep: holders keep a lock for microseconds. */
@@ -76,11 +77,31 @@ export function changing<R>(h: Handle, p: number, s: Segment, b: number, fn: () 
   }
 }
 
-/** Checks the page and rebuilds it if needed (lock held). */
-export function repair(h: Handle, p: number, s: Segment, b: number): void {
+/** Checks the page and rebuilds it if needed (lock held); returns what was wrong and what was dropped. */
+export function repair(h: Handle, p: number, s: Segment, b: number): RepairResult {
   const r = repairPage(h.pages, p, s, b, h.maxKeyBytes);
   h.validated[p] = 1;
   h.hooks.checked(p, r);
+  return r;
+}
+
+/** Page `p`'s problems ([]: sound), checked under its lock without changing the page. */
+export function checkLocked(h: Handle, p: number): string[] {
+  return withPageLock(h, p, (s, b) => checkPage(h.pages, s, b, h.maxKeyBytes), false);
+}
+
+/** See SharedCache.verifyPage. */
+export function verifyPage(h: Handle, p: number): string[] {
+  h.enter();
+  validateInt('page', p, 0, h.pages.pageCount - 1);
+  return checkLocked(h, p);
+}
+
+/** See SharedCache.repairPage. */
+export function repairPageNow(h: Handle, p: number): RepairResult {
+  h.enter();
+  validateInt('page', p, 0, h.pages.pageCount - 1);
+  return withPageLock(h, p, (s, b) => repair(h, p, s, b), false);
 }
 
 /** The owner id in page `p`'s lock word (0: free). */

@@ -13,7 +13,7 @@ import {
   PRIORITY_NAMES, P_DIRTY_IDX, P_HITS_IDX, P_MISSES_IDX,
 } from '../layout.js';
 import { expireEntry, valueLength } from '../page/log.js';
-import { findSlot, idealSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
+import { TICKS_PER_MS, findSlot, idealSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
 import { TYPE_MAX, TYPE_OF, TYPE_RAW, TYPE_STRUCTURED, copyOut, decode } from '../serializer.js';
 import type { EntryInfo } from '../types.js';
 import { invalidOption, validateInt } from '../../util/validate.js';
@@ -33,6 +33,8 @@ let prefetched = 0;
 
 /** What a peek runs on the entry's item address (-1 when there is no live entry). */
 type PeekFn = (s: Segment, a: number) => unknown;
+/** The slot of the item the last liveItem found (for a PeekFn that reads the slot's tick). */
+let peekSlot = 0;
 
 /** The value under `key` (undefined when none), counted as a use; its expiry goes to h.lastExpiry. */
 export function getValue(h: Handle, key: string): unknown {
@@ -259,17 +261,22 @@ export function entryTtl(h: Handle, key: string): number | undefined {
 
 /** Metadata of an entry, without its value. */
 export function inspectEntry(h: Handle, key: string): EntryInfo | undefined {
-  return peek(h, key, (s, a) => {
-    if (a < 0) return undefined;
-    const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
-    return {
-      expiresAt: exp === 0 ? Infinity : exp,
-      createdAt: s.f64[(a + I_CREATED_OFF) >> 3],
-      version: s.u32[(a + I_VERSION_OFF) >> 2],
-      priority: PRIORITY_NAMES[s.buf[a + I_PRIORITY_OFF]],
-      size: valueLength(s, a),
-    };
-  }) as EntryInfo | undefined;
+  return peek(h, key, (s, a) => (a < 0 ? undefined : entryInfoAt(s, a, s.f64[tickIdx(h.keys.base, peekSlot)]))) as EntryInfo | undefined;
+}
+
+/** The metadata of the live item at `a`, whose slot holds access tick `tick`. */
+export function entryInfoAt(s: Segment, a: number, tick: number): EntryInfo {
+  const exp = s.f64[(a + I_EXPIRES_OFF) >> 3];
+  const used = Math.floor(tick / TICKS_PER_MS);
+  return {
+    expiresAt: exp === 0 ? Infinity : exp,
+    createdAt: s.f64[(a + I_CREATED_OFF) >> 3],
+    version: s.u32[(a + I_VERSION_OFF) >> 2],
+    priority: PRIORITY_NAMES[s.buf[a + I_PRIORITY_OFF]],
+    size: valueLength(s, a),
+    // A tick is written without the lock: one that is not a plain number says nothing.
+    lastUsed: Number.isSafeInteger(used) && used >= 0 ? used : 0,
+  };
 }
 
 /**
@@ -314,6 +321,7 @@ function liveItem(h: Handle, s: Segment, b: number, hash: number, klen: number):
   const pages = h.pages;
   const si = findSlot(pages, s, b, hash, klen);
   if (si < 0) return -1;
+  peekSlot = si;
   const off = slotOffset(s, b, si);
   if (off + ITEM_HEADER_SIZE > pages.pageSize) return -2;
   const a = b + off;

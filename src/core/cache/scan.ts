@@ -1,15 +1,19 @@
 /**
  * Whole-cache operations, page by page, each page under its lock: iterating keys and entries
  * (a page's live entries are copied out under its lock, then yielded and decoded outside it),
- * clearing, and purging expired entries (skipping pages a live process holds, so a sweeper never
+ * a page's entries with their metadata, clearing, and purging expired entries (skipping pages a live process holds, so a sweeper never
  * blocks its event loop).
  */
 import { I_TYPE_OFF, P_R_CLEARED_IDX } from '../layout.js';
 import { expireAll } from '../page/evict.js';
 import { isExpired, isLive, keyOf, report, resetPage, valueOf, walkLog } from '../page/log.js';
 import { decode } from '../serializer.js';
+import { validateInt } from '../options.js';
+import { slotOffset, tickIdx } from '../page/slots.js';
+import type { EntryInfo } from '../types.js';
 import type { Handle } from './handle.js';
 import { changing, lockIsFree, withPageLock } from './locking.js';
+import { entryInfoAt } from './read.js';
 
 /** Every live entry as [key, value] (value undefined unless `values`), page by page. */
 export function* scanEntries(h: Handle, values: boolean): IterableIterator<[string, unknown]> {
@@ -29,11 +33,30 @@ export function* scanEntries(h: Handle, values: boolean): IterableIterator<[stri
   }
 }
 
+/** The live entries of page `p` with their metadata (no values; not a use), read under its lock. */
+export function inspectPageEntries(h: Handle, p: number): [string, EntryInfo][] {
+  h.enter();
+  const pages = h.pages;
+  validateInt('page', p, 0, pages.pageCount - 1);
+  const now = h.clock();
+  return withPageLock(h, p, (s, b) => {
+    const out: [string, EntryInfo][] = [];
+    for (let si = 0; si < pages.slots; si++) {
+      const off = slotOffset(s, b, si);
+      if (off === 0) continue;
+      const a = b + off;
+      if (!isLive(s, a) || isExpired(s, a, now)) continue;
+      out.push([keyOf(s, a), entryInfoAt(s, a, s.f64[tickIdx(b, si)])]);
+    }
+    return out;
+  });
+}
+
 /** Removes every entry (reason 'cleared'); counters are kept. */
 export function clearAll(h: Handle): void {
   h.enter();
   const pages = h.pages;
-    for (let p = 0; p < pages.pageCount; p++) {
+  for (let p = 0; p < pages.pageCount; p++) {
     withPageLock(h, p, (s, b) => changing(h, p, s, b, () => {
       let n = 0;
       walkLog(pages, s, b, (a) => {
@@ -48,16 +71,19 @@ export function clearAll(h: Handle): void {
   h.hooks.maybeFlush();
 }
 
-/** Removes the expired entries of `count` pages from `first` (wrapping around); returns how many. */
-export function purgeExpiredPages(h: Handle, first: number, count: number): number {
+/**
+ * Removes the expired entries of `count` pages from `first` (wrapping around); returns how many.
+ * A page a live process holds is skipped, unless `wait` (then its lock is waited for).
+ */
+export function purgeExpiredPages(h: Handle, first: number, count: number, wait = false): number {
   let n = 0;
   h.enter();
   const now = h.clock();
   const pages = h.pages;
-    const pc = pages.pageCount;
+  const pc = pages.pageCount;
   for (let i = 0; i < Math.min(count, pc); i++) {
     const p = (first + i) % pc;
-    if (!lockIsFree(h, p)) continue;
+    if (!wait && !lockIsFree(h, p)) continue;
     n += withPageLock(h, p, (s, b) => changing(h, p, s, b, () => expireAll(pages, p, s, b, now, -1)));
   }
   h.hooks.maybeFlush();

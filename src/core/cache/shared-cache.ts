@@ -12,12 +12,11 @@ import { attachExisting, createOrAttach, type Attachment, type InternalCreateOpt
 import { pathStatus, type FileIdentity } from '../file.js';
 import { OWNER_ID } from '../lock.js';
 import { normaliseHandleOptions, type HandleOptions } from '../options.js';
-import { checkPage } from '../page/repair.js';
-import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, SetOptions, UpdateOptions } from '../types.js';
+import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, SetOptions, UpdateOptions } from '../types.js';
 import { Handle } from './handle.js';
-import { lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, withPageLock } from './locking.js';
+import { checkLocked, lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, repairPageNow, verifyPage } from './locking.js';
 import { entryTtl, getValue, getValueInto, hasEntry, inspectEntry } from './read.js';
-import { clearAll, purgeExpiredPages, scanEntries } from './scan.js';
+import { clearAll, inspectPageEntries, purgeExpiredPages, scanEntries } from './scan.js';
 import { collectStats, flushAllReadCounts, trackReadCounts, untrackReadCounts } from './stats.js';
 import { MODE_ADD, MODE_REPLACE, MODE_SET, UNCHANGED, deleteKey, expireKeyAt, store, touchKey, updateKey, type UpdateFn } from './write.js';
 
@@ -66,7 +65,7 @@ export class SharedCache<V = unknown> {
     this.#secret = info.seed.subarray(8);
     trackReadCounts(h);
     INTERNALS.set(this, {
-      checkPage: (p) => withPageLock(h, p, (s, b) => checkPage(h.pages, s, b, h.maxKeyBytes), false),
+      checkPage: (p) => checkLocked(h, p),
       pageOf: (key) => h.pages.pageOf(h.pages.hashKey(h.keys.encode(key))),
       lockWord: (p) => lockWord(h, p),
       ownerId: OWNER_ID,
@@ -205,10 +204,32 @@ export class SharedCache<V = unknown> {
   /**
    * Removes the expired entries of `count` pages from `first` (wrapping around), for incremental
    * sweeps. A page whose lock a live process holds is skipped, not waited for: a sweeper never
-   * blocks its event loop.
+   * blocks its event loop. With `wait: true` such a page's lock is waited for (up to lockTimeout).
    */
-  purgeExpiredPages(first: number, count: number): number {
-    return purgeExpiredPages(this.#h, first, count);
+  purgeExpiredPages(first: number, count: number, options?: { wait?: boolean }): number {
+    return purgeExpiredPages(this.#h, first, count, options?.wait === true);
+  }
+
+  /** The live entries of page `page` with their metadata (as inspect gives it), read under its lock; not a use. */
+  inspectPage(page: number): Array<[key: string, info: EntryInfo]> {
+    return inspectPageEntries(this.#h, page);
+  }
+
+  /**
+   * What validation finds wrong with page `page` ([] when it is sound), checked under its lock,
+   * changing nothing (the check a page gets when a handle first touches it, without the repair).
+   */
+  verifyPage(page: number): string[] {
+    return verifyPage(this.#h, page);
+  }
+
+  /**
+   * Checks page `page` under its lock and rebuilds it when it is damaged (entries that are torn
+   * are dropped and reported, as on first touch). `problems` is empty when it was sound.
+   */
+  repairPage(page: number): RepairEvent {
+    const r = repairPageNow(this.#h, page);
+    return { page, problems: r.problems, dropped: r.dropped };
   }
 
   /** Removes every entry (reason 'cleared'). Counters are kept. */
