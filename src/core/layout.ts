@@ -129,6 +129,14 @@ export const P_HOLE_HINT_IDX = P_HOLE_HINT_OFF >> 2;
  */
 export const P_FIRST_DEAD_OFF = 204;
 export const P_FIRST_DEAD_IDX = P_FIRST_DEAD_OFF >> 2;
+/**
+ * 11 x u32: the page's live evictions by the TTL the entry still had, in the buckets of
+ * EVICTED_TTL_BOUNDS (the last: entries without expiry), counted under the lock after the
+ * evictions of live entries (P_EVICTED_LIVE), so their sum never exceeds it (validation finds one
+ * that does). Zero in pages written before they were counted.
+ */
+export const P_EVICTED_TTL_OFF = 208;
+export const P_EVICTED_TTL_IDX = P_EVICTED_TTL_OFF >> 2;
 export const P_FAST_HITS_IDX = P_FAST_HITS_OFF >> 2;
 export const P_FAST_MISSES_IDX = P_FAST_MISSES_OFF >> 2;
 
@@ -211,6 +219,23 @@ export const ITEM_DEAD = 0x44414544;
 export const MAX_MAPPING_BYTES = 0x7fffffff;
 /** Upper bound of page bytes per mapping, rounded down to whole pages at run time. */
 export const DEFAULT_SEGMENT_BYTES = 0x40000000; // 1 GiB
+
+/**
+ * Upper bounds (ms, exclusive) of the buckets of TTL left at live evictions: under 1 s, then
+ * factors of 4 up to 65,536 s (18.2 h), then longer; one more bucket follows them, for entries
+ * that had no expiry. stats().evictedLiveTtl counts per bucket, in this order.
+ */
+export const EVICTED_TTL_BOUNDS: readonly number[] = Object.freeze([1e3, 4e3, 16e3, 64e3, 256e3, 1024e3, 4096e3, 16384e3, 65536e3, Infinity]);
+/** Buckets of P_EVICTED_TTL: one per bound, and one for entries without expiry. */
+export const EVICTED_TTL_BUCKETS = EVICTED_TTL_BOUNDS.length + 1;
+
+/** The bucket of a live eviction with `left` ms to live (> 0; Infinity: no expiry). */
+export function evictedTtlBucket(left: number): number {
+  if (left === Infinity) return EVICTED_TTL_BUCKETS - 1;
+  let i = 0;
+  while (left >= EVICTED_TTL_BOUNDS[i]) i++;
+  return i;
+}
 
 /** Marks a page mid-change (the sequence becomes odd); false if it already was. Lock held. */
 export function beginChange(i32: Int32Array, b: number): boolean {

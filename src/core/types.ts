@@ -145,6 +145,13 @@ export interface CounterStats {
   lockWaits: number;
   /** Times the page was rebuilt after a crash or corruption. */
   repairs: number;
+  /**
+   * Live evictions by the TTL the entry still had: one count per bucket of `EVICTED_TTL_BOUNDS`
+   * (under 1 s, under 4 s, ... factors of 4 ..., 18.2 h and more), then one for entries without
+   * expiry. Counted since this was recorded (format 4 files written before count from 0), so
+   * the sum may be below `evictedLive`, never above.
+   */
+  evictedLiveTtl: number[];
 }
 
 export interface PageStats extends CounterStats {

@@ -6,7 +6,7 @@
  * the next hit), on stats(), on close() and when the thread exits; lock holders then move them
  * into the page's counters (locking.ts, lock).
  */
-import { P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_LIVE_IDX, P_FAST_HITS_IDX, P_FAST_MISSES_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
+import { EVICTED_TTL_BUCKETS, P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_TTL_IDX, P_EVICTED_LIVE_IDX, P_FAST_HITS_IDX, P_FAST_MISSES_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
   P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EVICTED_IDX,
   P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX,
 } from '../layout.js';
@@ -111,6 +111,7 @@ export function collectStats(pages: Pages, fileSize: number, maxItemBytes: numbe
       lockRecoveries: s.f64[f + P_LOCK_RECOVERIES_IDX],
       lockWaits: s.f64[f + P_LOCK_WAITS_IDX],
       repairs: s.f64[f + P_REPAIRS_IDX],
+      evictedLiveTtl: Array.from(s.u32.subarray((b >> 2) + P_EVICTED_TTL_IDX, (b >> 2) + P_EVICTED_TTL_IDX + EVICTED_TTL_BUCKETS)),
     };
     per.push(st);
     addCounters(total, st);
@@ -123,6 +124,7 @@ function emptyCounters(): CounterStats {
     entries: 0, bytesUsed: 0, bytesFree: 0, hits: 0, misses: 0, sets: 0,
     removals: { expired: 0, evicted: 0, deleted: 0, cleared: 0, repaired: 0 },
     evictedLive: 0, evictedHigh: 0, lockRecoveries: 0, lockWaits: 0, repairs: 0,
+    evictedLiveTtl: new Array<number>(EVICTED_TTL_BUCKETS).fill(0),
   };
 }
 
@@ -131,4 +133,5 @@ function addCounters(t: CounterStats, s: PageStats): void {
   t.hits += s.hits; t.misses += s.misses; t.sets += s.sets;
   for (const k of Object.keys(t.removals) as (keyof typeof t.removals)[]) t.removals[k] += s.removals[k];
   t.evictedLive += s.evictedLive; t.evictedHigh += s.evictedHigh; t.lockRecoveries += s.lockRecoveries; t.lockWaits += s.lockWaits; t.repairs += s.repairs;
+  for (let i = 0; i < EVICTED_TTL_BUCKETS; i++) t.evictedLiveTtl[i] += s.evictedLiveTtl[i];
 }

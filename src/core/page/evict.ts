@@ -9,7 +9,8 @@ import { FAULTS, fault } from '../faults.js';
 import type { Segment } from '../file.js';
 import {
   ITEM_DEAD, ITEM_HEADER_SIZE, ITEM_LIVE, I_EXPIRES_OFF, I_HASH_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_STATE_OFF,
-  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FIRST_DEAD_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
+  P_COUNT_IDX, P_DEAD_BYTES_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_TTL_IDX, P_LIVE_BYTES_IDX, P_EVICTED_LIVE_IDX, P_FIRST_DEAD_IDX, P_FREE_IDX, P_HOLE_HINT_IDX, P_NEXT_EXPIRY_IDX, P_R_EVICTED_IDX,
+  evictedTtlBucket,
 } from '../layout.js';
 import { compact, gather } from './compact.js';
 import { isExpired, isLive, removeEntry, removeItem, report, walkLog } from './log.js';
@@ -68,7 +69,11 @@ export function evictOne(pg: Pages, page: number, s: Segment, b: number, now: nu
   }
   removeItem(pg, s, b, vSlot, victim);
   f64[(b >> 3) + P_R_EVICTED_IDX]++;
-  if (left > 0) f64[(b >> 3) + P_EVICTED_LIVE_IDX]++;
+  if (left > 0) {
+    // The live count first: the histogram's sum never exceeds it, even if this process dies here.
+    f64[(b >> 3) + P_EVICTED_LIVE_IDX]++;
+    u32[(b >> 2) + P_EVICTED_TTL_IDX + evictedTtlBucket(left)]++;
+  }
   if (left > 0 && vPrio === 2) f64[(b >> 3) + P_EVICTED_HIGH_IDX]++;
   return true;
 }
