@@ -35,6 +35,20 @@ export const H_STATE_OFF = 128; //          i32 0 = initialising, 1 = ready
 export const H_EPOCH_OFF = 132; //          i32 bumped by every reinit
 export const H_STATE_IDX = H_STATE_OFF >> 2;
 export const H_EPOCH_IDX = H_EPOCH_OFF >> 2;
+/**
+ * The table of attached processes (attached.ts): H_LISTINGS slots of H_LISTING_SIZE bytes, each
+ * one thread's listing (claimed with a compareExchange of its owner word, released on close and
+ * at exit). Zero in a file no sessmap with the table has opened: no listing. Informational only:
+ * nothing locks by it.
+ */
+export const H_LISTINGS_OFF = 512;
+export const H_LISTINGS = 96;
+export const H_LISTING_SIZE = 32;
+export const L_OWNER_OFF = 0; //            i32 the thread's owner id (as in a lock word), 0 = free
+export const L_PID_OFF = 4; //              u32 its process id (0 while being claimed)
+export const L_ATTACHED_OFF = 8; //         f64 ms since the epoch when it attached
+export const L_START_OFF = 16; //           f64 the process's start time (clock ticks since boot, /proc/<pid>/stat), 0 = not known
+export const L_HANDLES_OFF = 24; //         u32 handles the thread has open on the file
 
 export const STATE_INITIALISING = 0;
 export const STATE_READY = 1;

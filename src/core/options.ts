@@ -37,6 +37,7 @@ export interface HandleOptions {
   verifyReads: boolean;
   removalValues: boolean;
   clock: () => number;
+  listed: boolean;
 }
 
 export function normaliseHandleOptions(o: {
@@ -49,6 +50,7 @@ export function normaliseHandleOptions(o: {
   verifyReads?: unknown;
   removalValues?: unknown;
   clock?: unknown;
+  listed?: unknown;
 }): HandleOptions {
   return {
     serializer: o.serializer === undefined ? undefined : validateEnum<SerializerName>('serializer', o.serializer, ['json', 'v8', 'raw', 'structured']),
@@ -60,6 +62,7 @@ export function normaliseHandleOptions(o: {
     verifyReads: o.verifyReads === undefined ? DEFAULT_OPTIONS.verifyReads : validateBoolean('verifyReads', o.verifyReads),
     removalValues: o.removalValues === undefined ? false : validateBoolean('removalValues', o.removalValues),
     clock: o.clock === undefined ? Date.now : validateFunction('clock', o.clock),
+    listed: o.listed === undefined ? true : validateBoolean('listed', o.listed),
   };
 }
 

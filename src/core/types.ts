@@ -63,6 +63,12 @@ export interface OpenOptions {
   removalValues?: boolean;
   /** Time source in ms since the epoch (tests). @default Date.now */
   clock?: () => number;
+  /**
+   * Whether this handle's thread is listed in the file's table of attached processes
+   * (`stats().processes`). Tools that only look at a file (the `sessmap` command) pass false.
+   * @default true
+   */
+  listed?: boolean;
 }
 
 /** Options of {@link SharedCache.create}: the file's geometry and policy, and the per-handle {@link OpenOptions}. */
@@ -164,6 +170,37 @@ export interface CacheStats extends CounterStats {
   fileSize: number;
   maxItemBytes: number;
   pages: PageStats[];
+  /** The processes attached to the file, from its table of listings. */
+  processes: ProcessStats;
+}
+
+/** One thread's listing in the file's table of attached processes. */
+export interface AttachedProcess {
+  pid: number;
+  /** Its worker_threads tag: 0 for a main thread, 1-511 for worker threads. */
+  thread: number;
+  /** When it attached, ms since the epoch. */
+  attachedAt: number;
+  /** Handles it has open on the file. */
+  handles: number;
+  /** False when the thread or its process is gone (or its pid now names another process). */
+  alive: boolean;
+}
+
+/**
+ * The file's attached processes. A handle lists its thread when it opens (unless opened with
+ * `listed: false`) and unlists it on close and when the thread exits; a process killed keeps its
+ * listing, reported dead, until the next open (or `recoverDeadOwners()`) reclaims it.
+ */
+export interface ProcessStats {
+  /** Processes with a live listing. */
+  alive: number;
+  /** Processes whose every listing is dead. */
+  dead: number;
+  /** Every listing, live and dead. */
+  list: AttachedProcess[];
+  /** True when the table is full: handles opened since are not listed. */
+  full: boolean;
 }
 
 /** What is recorded in the file header. */

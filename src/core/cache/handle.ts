@@ -8,6 +8,7 @@
  */
 import { sessmapError } from '../../errors.js';
 import type { Attachment } from '../attach.js';
+import type { Listing } from '../attached.js';
 import type { Segment } from '../file.js';
 import { H_EPOCH_IDX } from '../layout.js';
 import { held } from '../lock.js';
@@ -52,8 +53,10 @@ export class Handle {
   lastExpiry: number;
   /** Bytes of the last value a lock-free read returned, up to 512: how much of the next one it touches ahead (read.ts, prefetch). */
   valueHint: number;
-  /** The file header's mapping, whose epoch word a reinit bumps. */
-  readonly #header: Segment;
+  /** The file header's mapping: its epoch word (a reinit bumps it) and its table of attached processes. */
+  readonly header: Segment;
+  /** This handle's listing in that table (undefined: not listed). */
+  listing: Listing | undefined;
   readonly #epoch: number;
 
   constructor(att: Attachment, o: HandleOptions) {
@@ -80,7 +83,8 @@ export class Handle {
     this.closed = false;
     this.lastExpiry = 0;
     this.valueHint = 0;
-    this.#header = att.header;
+    this.header = att.header;
+    this.listing = undefined;
     this.#epoch = att.epoch;
   }
 
@@ -88,6 +92,6 @@ export class Handle {
   enter(): void {
     if (this.closed) throw sessmapError('SESSMAP_ERR_CLOSED', `cache handle for ${this.path} is closed`, { path: this.path });
     if (held.count !== 0) throw sessmapError('SESSMAP_ERR_REENTRANT_CALL', 'the cache was called while this thread holds a page lock (from inside an update callback or a serializer hook); do that work outside the callback');
-    if (this.#header.i32[H_EPOCH_IDX] !== this.#epoch) throw sessmapError('SESSMAP_ERR_STALE_HANDLE', `cache file ${this.path} was reinitialised by another process; open it again`, { path: this.path });
+    if (this.header.i32[H_EPOCH_IDX] !== this.#epoch) throw sessmapError('SESSMAP_ERR_STALE_HANDLE', `cache file ${this.path} was reinitialised by another process; open it again`, { path: this.path });
   }
 }

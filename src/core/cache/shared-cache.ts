@@ -12,6 +12,7 @@ import { attachExisting, createOrAttach, type Attachment, type InternalCreateOpt
 import { pathStatus, type FileIdentity } from '../file.js';
 import { OWNER_ID } from '../lock.js';
 import { normaliseHandleOptions, type HandleOptions } from '../options.js';
+import { list, readListings, reclaimListings, unlist } from '../attached.js';
 import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, SetOptions, UpdateOptions } from '../types.js';
 import { Handle } from './handle.js';
 import { checkLocked, lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, repairPageNow, verifyPage } from './locking.js';
@@ -64,6 +65,7 @@ export class SharedCache<V = unknown> {
     this.#identity = att.identity;
     this.#secret = info.seed.subarray(8);
     trackReadCounts(h);
+    if (o.listed) h.listing = list(att.header);
     INTERNALS.set(this, {
       checkPage: (p) => checkLocked(h, p),
       pageOf: (key) => h.pages.pageOf(h.pages.hashKey(h.keys.encode(key))),
@@ -241,24 +243,30 @@ export class SharedCache<V = unknown> {
   stats(): CacheStats {
     this.#h.enter();
     flushAllReadCounts();
-    return collectStats(this.#h.pages, this.geometry.fileSize, this.maxItemBytes);
+    return collectStats(this.#h.pages, this.geometry.fileSize, this.maxItemBytes, readListings(this.#h.header));
   }
 
   /**
    * Takes over every page lock held by a process or thread that no longer exists, repairing those
-   * pages. Returns how many locks were recovered. Waiters do this on their own; supervisors call it
-   * (or {@link recoverOwnerPid}) when they learn that a process died.
+   * pages, and reclaims their listings in the table of attached processes. Returns how many locks
+   * were recovered. Waiters do this on their own; supervisors call it (or {@link recoverOwnerPid})
+   * when they learn that a process died.
    */
   recoverDeadOwners(): number {
-    return recoverDeadOwners(this.#h);
+    const n = recoverDeadOwners(this.#h);
+    reclaimListings(this.#h.header);
+    return n;
   }
 
   /**
    * Takes over every page lock held by process `pid`, which the caller knows is dead (even if the
-   * pid is in use again), and by any of its threads (or any other owner) that is gone.
+   * pid is in use again), and by any of its threads (or any other owner) that is gone; reclaims
+   * its listings.
    */
   recoverOwnerPid(pid: number): number {
-    return recoverOwnerPid(this.#h, pid);
+    const n = recoverOwnerPid(this.#h, pid);
+    reclaimListings(this.#h.header, pid);
+    return n;
   }
 
   /**
@@ -274,6 +282,7 @@ export class SharedCache<V = unknown> {
   close(): void {
     if (this.#h.closed) return;
     untrackReadCounts(this.#h);
+    if (this.#h.listing !== undefined) unlist(this.#h.listing);
     this.#h.closed = true;
   }
 

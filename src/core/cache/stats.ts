@@ -12,7 +12,7 @@ import { EVICTED_TTL_BUCKETS, P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_TTL_IDX
 } from '../layout.js';
 import { held } from '../lock.js';
 import type { Pages } from '../page/pages.js';
-import type { CacheStats, CounterStats, PageStats } from '../types.js';
+import type { CacheStats, CounterStats, PageStats, ProcessStats } from '../types.js';
 import type { Handle } from './handle.js';
 import { withPageLock } from './locking.js';
 
@@ -82,8 +82,8 @@ function flushReadCounts(h: Handle): void {
   }
 }
 
-/** The counters of every page and their totals, read without locks. */
-export function collectStats(pages: Pages, fileSize: number, maxItemBytes: number): CacheStats {
+/** The counters of every page and their totals, and the attached processes, read without locks. */
+export function collectStats(pages: Pages, fileSize: number, maxItemBytes: number, processes: ProcessStats): CacheStats {
   const per: PageStats[] = [];
   const total = emptyCounters();
   for (let p = 0; p < pages.pageCount; p++) {
@@ -116,7 +116,7 @@ export function collectStats(pages: Pages, fileSize: number, maxItemBytes: numbe
     per.push(st);
     addCounters(total, st);
   }
-  return { ...total, pageCount: pages.pageCount, pageSize: pages.pageSize, fileSize, maxItemBytes, pages: per };
+  return { ...total, pageCount: pages.pageCount, pageSize: pages.pageSize, fileSize, maxItemBytes, pages: per, processes };
 }
 
 function emptyCounters(): CounterStats {
