@@ -6,9 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { SharedCache } from '../../src/index.js';
 import { H_LISTINGS, H_LISTINGS_OFF, H_LISTING_SIZE, L_HANDLES_OFF, L_OWNER_OFF, L_PID_OFF, L_START_OFF } from '../../src/core/layout.js';
 import { openChild, useChildCleanup } from '../helpers/child.js';
+import { fixture } from '../helpers/paths.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const GEO = { pageCount: 2, pageSize: 16384 } as const;
@@ -84,6 +87,38 @@ describe('the attached processes of a file', () => {
       p = mine.stats().processes;
       expect(p).toMatchObject({ alive: 1, dead: 0 });
       expect(p.list.map((l) => l.pid)).toEqual([process.pid]);
+    } finally {
+      mine.close();
+    }
+  });
+
+  it('lists a worker thread by its tag, unlists it when it ends, and finds it dead when it is terminated', async () => {
+    const path = tmp.path();
+    const mine = SharedCache.create(path, GEO);
+    const thread = (env: Record<string, string> = {}): Worker =>
+      new Worker(pathToFileURL(fixture('thread-boot.mjs')), {
+        workerData: { script: pathToFileURL(fixture('core/cache-thread.ts')).href, path, key: 'from-thread' },
+        env: { ...process.env, ...env },
+      });
+    try {
+      // A thread that opens, writes and ends without closing: its exit unlists it.
+      const done = thread();
+      await new Promise((r) => done.once('exit', r));
+      expect(mine.get('from-thread')).toBe('from the thread');
+      expect(mine.stats().processes.list.map((l) => l.thread)).toEqual([0]);
+
+      // A thread spinning inside a lock is listed by its tag; terminated, it never runs its exit
+      // and its listing is found dead.
+      const hung = thread({ SESSMAP_FAULT: 'lock:held', SESSMAP_FAULT_ACTION: 'hang' });
+      await new Promise((r) => hung.once('message', r));
+      const tagged = mine.stats().processes.list.filter((l) => l.thread !== 0);
+      expect(tagged).toMatchObject([{ pid: process.pid, handles: 1, alive: true }]);
+      await hung.terminate();
+      const p = mine.stats().processes;
+      expect(p).toMatchObject({ alive: 1, dead: 0 }); // its process lives on
+      expect(p.list.filter((l) => l.thread !== 0)).toMatchObject([{ pid: process.pid, alive: false }]);
+      SharedCache.open(path).close();
+      expect(mine.stats().processes.list.map((l) => l.thread)).toEqual([0]);
     } finally {
       mine.close();
     }
