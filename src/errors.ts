@@ -49,6 +49,9 @@ export const ERROR_CODES = {
   SESSMAP_ERR_NOT_RAW: "getInto found a value stored with a serializer other than 'raw'.",
   SESSMAP_ERR_METRICS_CLIENT: 'Metrics were asked for but prom-client is not installed.',
   SESSMAP_ERR_METRICS_LISTEN: 'The metrics endpoint could not listen on its host and port.',
+  SESSMAP_ERR_USAGE: 'The sessmap command line names no command it has, or lacks an argument the command needs.',
+  SESSMAP_ERR_CONFIRMATION_REQUIRED: 'A command that removes every entry was run without --yes.',
+  SESSMAP_ERR_NOT_AVAILABLE: 'The operation is not available in this version of sessmap.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

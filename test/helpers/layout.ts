@@ -9,9 +9,10 @@ import { join, posix, relative } from 'node:path';
 
 /**
  * Layers from the top down. An arrow may point down or within a layer (skipping levels is fine),
- * never up. `entry` is src/index.ts and src/open.ts; util and errors share the bottom.
+ * never up. `cli` is src/cli/ (the sessmap command, on top of everything); `entry` is src/index.ts
+ * and src/open.ts; util and errors share the bottom.
  */
-export const LAYERS = ['entry', 'adapters', 'cluster', 'metrics', 'backends', 'sessions', 'events', 'core', 'base'] as const;
+export const LAYERS = ['cli', 'entry', 'adapters', 'cluster', 'metrics', 'backends', 'sessions', 'events', 'core', 'base'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export const MAX_LINES = 450;

@@ -4,9 +4,9 @@
  * `allowScripts` for the native binding, enforced by `--strict-allow-scripts`), then every subpath
  * of the tarball's `exports` imported, the declarations type-checked under node16 and bundler
  * resolution, a two-worker cluster of express apps sharing a session, metrics without prom-client
- * (an optional peer the consumer did not install) failing with their coded error, and a second
- * install with `--ignore-scripts` (the native binding never built) that still imports and fails
- * with the coded error on the first file mapped.
+ * (an optional peer the consumer did not install) failing with their coded error, the `sessmap`
+ * command run with npx on a file, and a second install with `--ignore-scripts` (the native binding
+ * never built) that still imports and fails with the coded error on the first file mapped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -167,6 +167,29 @@ describe('the package a user installs', () => {
       expect(e?.message).toContain('npm install prom-client');
     }
     expect(out.served).toBe(true);
+  }, TEST_TIMEOUT);
+
+  it('installs the sessmap command: npx sessmap runs it on a file, and fails with a coded error on none', async () => {
+    expect((packed.manifest as { bin?: Record<string, string> }).bin).toEqual({ sessmap: 'dist/cli/main.js' });
+    expect(readFileSync(join(consumer, 'node_modules', 'sessmap', 'dist', 'cli', 'main.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    const help = check('npx sessmap --help', await run('npx', ['sessmap', '--help'], consumer));
+    expect(help.stdout).toContain('Usage: sessmap <command> FILE');
+
+    const dir = join(root, 'run-cli');
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(dir, 'cli.smap');
+    const make = "import { SharedCache } from 'sessmap'; const c = SharedCache.create(process.argv[1], { size: '1m' }); c.set('s:secret-id', { n: 1 }); c.close();";
+    check('create a file', await run(process.execPath, ['--input-type=module', '-e', make, file], consumer));
+    const stats = JSON.parse(check('npx sessmap stats', await run('npx', ['sessmap', 'stats', file, '--json'], consumer)).stdout) as { entries: number; sets: number };
+    expect(stats).toMatchObject({ entries: 1, sets: 1 });
+    const keys = check('npx sessmap keys', await run('npx', ['sessmap', 'keys', file], consumer));
+    expect(keys.stdout).toMatch(/s:#[0-9a-f]{16}\n$/);
+    expect(keys.stdout).not.toContain('secret-id');
+    expect((await run('npx', ['sessmap', 'verify', file], consumer)).code).toBe(0);
+
+    const missing = await run('npx', ['sessmap', 'stats', join(dir, 'none.smap')], consumer);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^sessmap: SESSMAP_ERR_FILE_NOT_FOUND: /m);
   }, TEST_TIMEOUT);
 
   it('without its native binding built, still imports, and the first file mapped fails with SESSMAP_ERR_NATIVE_BINDING naming the fix', async () => {
