@@ -9,7 +9,7 @@ import { SharedCache } from '../../src/index.js';
 import { ITEM_HEADER_SIZE, PAGES_OFF, P_FREE_OFF } from '../../src/core/layout.js';
 import { dataStart } from '../../src/core/options.js';
 import { manualClock } from '../helpers/clock.js';
-import { openChild, useChildCleanup } from '../helpers/child.js';
+import { lockHolder, useChildCleanup } from '../helpers/child.js';
 import { expectCode } from '../helpers/errors.js';
 import { ONE_PAGE } from '../helpers/geometry.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -83,9 +83,7 @@ describe('page-at-a-time tools', () => {
     try {
       cache.set('gone', 1);
       expect(cache.expireAt('gone', 1)).toBe(true);
-      const holder = await openChild(path, { lockTimeout: 200 }, { fault: 'lock:held', faultAction: 'hang' });
-      void holder.fire('set', 'k', 'held');
-      await holder.waitForFault('lock:held');
+      const holder = await lockHolder(path, 'k');
       expect(cache.purgeExpiredPages(0, 1)).toBe(0);
       expectCode(() => cache.purgeExpiredPages(0, 1, { wait: true }), 'SESSMAP_ERR_LOCK_TIMEOUT');
       await holder.kill9();

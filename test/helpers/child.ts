@@ -78,3 +78,14 @@ export async function openChild(path: string, openOpts: Record<string, unknown> 
   await c.openOk(path, openOpts);
   return c;
 }
+
+/**
+ * A child process that holds page `key`'s lock and stays inside it (the `lock:held` fault point,
+ * hanging): a live holder, until the test kills it.
+ */
+export async function lockHolder(path: string, key: string, openOpts: Record<string, unknown> = {}): Promise<CacheChild> {
+  const holder = await openChild(path, openOpts, { fault: 'lock:held', faultAction: 'hang' });
+  void holder.fire('set', key, 'held');
+  await holder.waitForFault('lock:held');
+  return holder;
+}
