@@ -88,6 +88,10 @@ export function fileMetrics(stats: () => CacheStats): CollectedMetric[] {
     m('sessmap_lock_waits_total', 'Page lock acquisitions that had to wait.', 'counter', one((s) => s.lockWaits)),
     m('sessmap_lock_recoveries_total', 'Page locks taken over from processes that died holding them.', 'counter', one((s) => s.lockRecoveries)),
     m('sessmap_repairs_total', 'Pages found damaged or half-changed and rebuilt.', 'counter', one((s) => s.repairs)),
+    m('sessmap_attached_processes', 'Threads listed as attached to the file: alive, or dead (gone without closing; reclaimed by the next open).', 'gauge', (s) => [
+      { value: s.processes.alive, labels: { state: 'alive' } },
+      { value: s.processes.dead, labels: { state: 'dead' } },
+    ]),
   ];
 }
 

@@ -90,7 +90,7 @@ function fileSource(o: MetricsOptions): { stats: () => CacheStats; close(): void
   if (o.path === undefined) return undefined;
   if (typeof o.path !== 'string' || o.path === '') invalidOption('path', 'the path of a cache file', o.path);
   const path = o.path;
-  let cache = SharedCache.open(path);
+  let cache = SharedCache.open(path, { listed: false });
   return {
     stats() {
       try {
@@ -98,7 +98,7 @@ function fileSource(o: MetricsOptions): { stats: () => CacheStats; close(): void
       } catch (err) {
         if (!isSessmapError(err, 'SESSMAP_ERR_STALE_HANDLE')) throw err;
         cache.close();
-        cache = SharedCache.open(path);
+        cache = SharedCache.open(path, { listed: false });
         return cache.stats();
       }
     },

@@ -30,7 +30,7 @@ const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 /** Every sample sessmap exports, from a registry fed with a file's stats and a Redis store's counts. */
 async function exported(): Promise<{ names: readonly string[]; samples: PromSample[] }> {
   const removals = { expired: 1, evicted: 1, deleted: 1, cleared: 1, repaired: 1 };
-  const stats = { entries: 1, bytesUsed: 1, bytesFree: 1, hits: 1, misses: 1, sets: 1, removals, evictedLive: 1, evictedHigh: 1, lockWaits: 1, lockRecoveries: 1, repairs: 1 } as unknown as CacheStats;
+  const stats = { entries: 1, bytesUsed: 1, bytesFree: 1, hits: 1, misses: 1, sets: 1, removals, evictedLive: 1, evictedHigh: 1, lockWaits: 1, lockRecoveries: 1, repairs: 1, processes: { alive: 1, dead: 1 } } as unknown as CacheStats;
   const backend: BackendMetrics = {
     commandErrors: { reply: 1, timeout: 1, unavailable: 1 },
     commandSeconds: { bounds: [0.001, 0.01], counts: [1, 1, 1], sum: 1, count: 3 },

@@ -101,6 +101,8 @@ export function fileFigures(s: CacheStats): Record<string, number> {
     sessmap_lock_waits_total: s.lockWaits,
     sessmap_lock_recoveries_total: s.lockRecoveries,
     sessmap_repairs_total: s.repairs,
+    'sessmap_attached_processes{state="alive"}': s.processes.alive,
+    'sessmap_attached_processes{state="dead"}': s.processes.dead,
   };
   for (const r of REMOVAL_REASONS) out[`sessmap_removals_total{reason="${r}"}`] = s.removals[r];
   return out;
