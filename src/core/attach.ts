@@ -8,11 +8,12 @@ import {
   createExclusive, currentEpoch, fileIdentity, mapHeader, mapSegments, openSecure, readHeader, waitReady, writeHeader,
   type FileIdentity, type HeaderInfo, type Segment,
 } from './file.js';
-import { HEADER_SIZE, H_EPOCH_IDX, H_STATE_IDX, MAGIC, P_FREE_IDX, STATE_INITIALISING, STATE_READY } from './layout.js';
+import { HEADER_SIZE, H_EPOCH_IDX, H_LISTINGS_OFF, H_RESIZE_LOCK_OFF, H_STATE_IDX, MAGIC, PAGES_OFF, P_FREE_IDX, STATE_INITIALISING, STATE_READY } from './layout.js';
 import {
   DEFAULT_OPTIONS, computeGeometry, dataStart, planSegments, validateEnum, validateTtl, type FileGeometry, type SegmentPlan,
 } from './options.js';
 import { allocatedBytes, checkFreeSpace, populateForWrite, writeZeros } from './space.js';
+import { initialLayout, layoutEnd, readLayout, type Layout } from './resize/record.js';
 import type { CreateOptions, EvictionPolicy, SerializerName } from './types.js';
 
 export interface Attachment {
@@ -20,7 +21,10 @@ export interface Attachment {
   info: HeaderInfo;
   header: Segment;
   segments: Segment[];
+  /** The mappings of `segments`, over the page slots of `layout`. */
   plans: SegmentPlan[];
+  /** Where the pages are (the header's geometry until a resize publishes another). */
+  layout: Layout;
   epoch: number;
   /** Device and inode of the file mapped, to tell whether its path still leads to it. */
   identity: FileIdentity;
@@ -61,15 +65,30 @@ export function attachExisting(file: string, segmentBytes?: number): Attachment 
       }
       const header = mapHeader(fd, file);
       waitReady(header, file, Math.max(0, deadline - Date.now()));
-      const plans = planSegments(info, segmentBytes);
-      const segments = mapSegments(fd, file, plans, info.pageSize);
-      const st = fs.fstatSync(fd);
-      allocateHoles([header, ...segments], file, info.fileSize, st);
-      return { path: file, info, header, segments, plans, epoch: currentEpoch(header), identity: fileIdentity(st) };
+      return mapLayout(fd, file, info, header, segmentBytes);
     } finally {
       fs.closeSync(fd);
     }
   }
+}
+
+/**
+ * Maps the pages of the file's current layout (`fd` open on `file`, whose header is `info` and
+ * mapped as `header`): every page slot up to the layout's end. A file shorter than that is
+ * SESSMAP_ERR_FILE_TRUNCATED. Also used by a handle that finds a new layout (relayout.ts).
+ */
+export function mapLayout(fd: number, file: string, info: HeaderInfo, header: Segment, segmentBytes?: number): Attachment {
+  const layout = readLayout(header, info.pageCount, file);
+  const st = fs.fstatSync(fd);
+  const end = layoutEnd(layout, info.pageSize);
+  if (st.size < end) {
+    throw sessmapError('SESSMAP_ERR_FILE_TRUNCATED', `cache file ${file} is truncated: ${st.size} bytes, its layout ends at ${end}`, { path: file, size: st.size, expected: end });
+  }
+  const plans = planSegments({ ...info, pageCount: layout.slots, fileSize: end }, segmentBytes);
+  const segments = mapSegments(fd, file, plans, info.pageSize);
+  allocateHoles(header, segments, plans, layout, file, info.pageSize, st);
+  const current = { ...info, pageCount: layout.moving ? layout.toCount : layout.count, fileSize: end };
+  return { path: file, info: current, header, segments, plans, layout, epoch: currentEpoch(header), identity: fileIdentity(st) };
 }
 
 /**
@@ -79,12 +98,24 @@ export function attachExisting(file: string, segmentBytes?: number): Attachment 
  * SESSMAP_ERR_NO_SPACE. On a kernel without MADV_POPULATE_WRITE (before Linux 5.14) only the
  * free-space check is made.
  */
-function allocateHoles(segments: Segment[], file: string, size: number, st: fs.Stats): void {
+function allocateHoles(header: Segment, segments: Segment[], plans: SegmentPlan[], layout: Layout, file: string, pageSize: number, st: fs.Stats): void {
+  // Only the runs in use: a run a resize retired was released on purpose (resize.ts).
+  const runs: [number, number][] = [[layout.first, layout.count]];
+  if (layout.moving) runs.push([layout.toFirst, layout.toCount]);
+  const size = PAGES_OFF + runs.reduce((n, [, c]) => n + c * pageSize, 0);
   const missing = size - allocatedBytes(st);
   if (missing <= 0) return;
-  const what = `attaching to it (the file is sparse: ${allocatedBytes(st)} of its ${size} bytes have blocks)`;
+  const what = `attaching to it (the file is sparse: ${allocatedBytes(st)} of its ${size} bytes in use have blocks)`;
   checkFreeSpace(file, size, missing, what);
-  populateForWrite(segments, file, size, missing, what);
+  const parts: Segment[] = [header];
+  for (const [first, count] of runs) {
+    plans.forEach((plan, si) => {
+      const from = Math.max(first, plan.firstPage);
+      const to = Math.min(first + count, plan.firstPage + plan.pageCount);
+      if (from < to) parts.push({ buf: segments[si].buf.subarray((from - plan.firstPage) * pageSize, (to - plan.firstPage) * pageSize) } as Segment);
+    });
+  }
+  populateForWrite(parts, file, size, missing, what);
 }
 
 function isBlankHeader(fd: number): boolean {
@@ -128,7 +159,9 @@ export function createOrAttach(file: string, options: InternalCreateOptions): At
   }
   if (ifExists === 'attach') {
     const att = attachExisting(file, options._segmentBytes);
-    const diffs = geometryDiffs(options, g, policy, att.info);
+    // During a resize, options naming either layout's page count are the file's.
+    const have = att.layout.moving && g.pageCount === att.layout.count ? { ...att.info, pageCount: att.layout.count } : att.info;
+    const diffs = geometryDiffs(options, g, policy, have);
     if (diffs.length > 0) {
       throw sessmapError(
         'SESSMAP_ERR_GEOMETRY_MISMATCH',
@@ -187,6 +220,8 @@ function initialise(fd: number, file: string, g: FileGeometry, plans: SegmentPla
       header = mapHeader(fd, file);
       Atomics.store(header.i32, H_STATE_IDX, STATE_INITIALISING);
       Atomics.add(header.i32, H_EPOCH_IDX, 1);
+      // The layout is the header's again: no resize record, no resizer (its handles are stale too).
+      header.buf.fill(0, H_RESIZE_LOCK_OFF, H_LISTINGS_OFF);
       // The wipe: pwrite, not a store through the mapping, so that a hole left by a kernel without
       // MADV_POPULATE_WRITE is an ENOSPC here rather than a SIGBUS.
       writeZeros(fd, file, HEADER_SIZE, g.fileSize, g.fileSize, 'reinitialising it (the file was left marked initialising: reinit it again once there is room)');
@@ -206,7 +241,7 @@ function initialise(fd: number, file: string, g: FileGeometry, plans: SegmentPla
     });
     Atomics.store(header.i32, H_STATE_IDX, STATE_READY);
     const info = readHeader(fd, file);
-    return { path: file, info, header, segments: segs, plans, epoch: currentEpoch(header), identity: fileIdentity(fs.fstatSync(fd)) };
+    return { path: file, info, header, segments: segs, plans, layout: initialLayout(g.pageCount), epoch: currentEpoch(header), identity: fileIdentity(fs.fstatSync(fd)) };
   } catch (err) {
     if ((err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) throw err;
     throw sessmapError('SESSMAP_ERR_IO', `initialising ${file} failed: ${(err as Error).message}`, { path: file }, err);

@@ -33,6 +33,19 @@ export const H_IMMUTABLE_END = 96;
 // Mutable part of the header (not covered by the checksum).
 export const H_STATE_OFF = 128; //          i32 0 = initialising, 1 = ready
 export const H_EPOCH_OFF = 132; //          i32 bumped by every reinit
+/**
+ * Online resize (core/resize/): the resizer's lock word, the layout generation (0: the file is as
+ * it was created; else the active layout record is copy `generation & 1`), two layout records of
+ * H_RECORD_SIZE bytes, and the count of pages a resize under way has moved (progress only).
+ */
+export const H_RESIZE_LOCK_OFF = 136; //    i32 owner id of the resizer, 0 = none
+export const H_LAYOUT_GEN_OFF = 140; //     u32 layout records published so far
+export const H_RECORDS_OFF = 144; //        two records follow
+export const H_RECORD_SIZE = 64;
+export const H_RESIZE_MOVED_OFF = 272; //   u32 pages of the old layout moved so far
+export const H_RESIZE_LOCK_IDX = H_RESIZE_LOCK_OFF >> 2;
+export const H_LAYOUT_GEN_IDX = H_LAYOUT_GEN_OFF >> 2;
+export const H_RESIZE_MOVED_IDX = H_RESIZE_MOVED_OFF >> 2;
 export const H_STATE_IDX = H_STATE_OFF >> 2;
 export const H_EPOCH_IDX = H_EPOCH_OFF >> 2;
 /**
@@ -151,6 +164,14 @@ export const P_FIRST_DEAD_IDX = P_FIRST_DEAD_OFF >> 2;
  */
 export const P_EVICTED_TTL_OFF = 208;
 export const P_EVICTED_TTL_IDX = P_EVICTED_TTL_OFF >> 2;
+/**
+ * Set (to PAGE_MOVED) in a page of the old layout once a resize has moved its entries to the new
+ * layout and emptied it: operations on its keys go to the new layout's page from then on.
+ */
+export const P_MOVED_OFF = 252;
+export const P_MOVED_IDX = P_MOVED_OFF >> 2;
+/** `MOVD` in ASCII: a whole word, so that no flipped bit can mark a page moved. */
+export const PAGE_MOVED = 0x44564f4d;
 export const P_FAST_HITS_IDX = P_FAST_HITS_OFF >> 2;
 export const P_FAST_MISSES_IDX = P_FAST_MISSES_OFF >> 2;
 

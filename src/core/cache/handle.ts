@@ -10,7 +10,7 @@ import { sessmapError } from '../../errors.js';
 import type { Attachment } from '../attach.js';
 import type { Listing } from '../attached.js';
 import type { Segment } from '../file.js';
-import { H_EPOCH_IDX } from '../layout.js';
+import { H_EPOCH_IDX, H_LAYOUT_GEN_IDX } from '../layout.js';
 import { held } from '../lock.js';
 import { maxItemBytesOf, type HandleOptions } from '../options.js';
 import { Pages } from '../page/pages.js';
@@ -19,15 +19,18 @@ import { TYPE_OF } from '../serializer.js';
 import { StructureTable, StructuredCodec } from '../structures.js';
 import { Hooks } from './hooks.js';
 import { Keys } from './keys.js';
+import { relayout } from './relayout.js';
+import { viewOf, type Layout } from '../resize/record.js';
 
 export class Handle {
   /** The file this handle is attached to. */
   readonly path: string;
-  readonly pages: Pages;
-  readonly keys: Keys;
+  /** The page engine over the current layout, and its key codec: made again by relayout(). */
+  pages: Pages;
+  keys: Keys;
   readonly hooks: Hooks;
   /** Pages this handle has validated since it attached (1), or must check at its next lock (0). */
-  readonly validated: Uint8Array;
+  validated: Uint8Array;
   readonly clock: () => number;
   readonly verifyReads: boolean;
   readonly lockTimeout: number;
@@ -44,8 +47,8 @@ export class Handle {
   /** The entry being written (reused: a write allocates no descriptor). */
   readonly item: ItemDraft;
   /** Hits and misses of lock-free reads not yet added to the file, per page (stats.ts). */
-  readonly readHits: Uint32Array;
-  readonly readMisses: Uint32Array;
+  readHits: Uint32Array;
+  readMisses: Uint32Array;
   readCounts: number;
   readCountsDue: number;
   closed: boolean;
@@ -57,6 +60,12 @@ export class Handle {
   readonly header: Segment;
   /** This handle's listing in that table (undefined: not listed). */
   listing: Listing | undefined;
+  /** What relayout() needs to map the file again and make the page engine: see relayout.ts. */
+  att: Attachment;
+  readonly removalValues: boolean;
+  /** Where the pages are (the layout record this handle follows) and its generation. */
+  layout: Layout;
+  layoutGen: number;
   readonly #epoch: number;
 
   constructor(att: Attachment, o: HandleOptions) {
@@ -65,9 +74,9 @@ export class Handle {
     this.codec = new StructuredCodec(new StructureTable(att.header, att.path, o.lockTimeout));
     this.hooks = new Hooks(o, this.codec);
     this.valueScratch = Buffer.allocUnsafeSlow(maxItemBytesOf(info.pageSize, info.slotsPerPage));
-    this.pages = new Pages(att.segments, att.plans, info, info.policy, info.seed, this.hooks.removals, o.removalValues);
+    this.pages = new Pages(att.segments, att.plans, info, viewOf(att.layout), att.layout.count, info.policy, info.seed, this.hooks.removals, o.removalValues);
     this.keys = new Keys(this.pages, info.maxKeyBytes);
-    this.validated = new Uint8Array(info.pageCount);
+    this.validated = new Uint8Array(this.pages.pageCount);
     this.clock = o.clock;
     this.verifyReads = o.verifyReads;
     this.lockTimeout = o.lockTimeout;
@@ -76,8 +85,8 @@ export class Handle {
     this.type = TYPE_OF[o.serializer ?? info.serializer];
     this.defaultTtl = o.defaultTtl ?? info.defaultTtl;
     this.item = new ItemDraft();
-    this.readHits = new Uint32Array(info.pageCount);
-    this.readMisses = new Uint32Array(info.pageCount);
+    this.readHits = new Uint32Array(this.pages.pageCount);
+    this.readMisses = new Uint32Array(this.pages.pageCount);
     this.readCounts = 0;
     this.readCountsDue = 0;
     this.closed = false;
@@ -85,13 +94,21 @@ export class Handle {
     this.valueHint = 0;
     this.header = att.header;
     this.listing = undefined;
+    this.att = att;
+    this.removalValues = o.removalValues;
+    this.layout = att.layout;
+    this.layoutGen = att.layout.gen;
     this.#epoch = att.epoch;
   }
 
-  /** What every operation checks first: the handle is open, not called from inside a page lock, and the file was not reinitialised. */
+  /**
+   * What every operation checks first: the handle is open, not called from inside a page lock,
+   * and the file was not reinitialised; then, if a resize published a new layout, it follows it.
+   */
   enter(): void {
     if (this.closed) throw sessmapError('SESSMAP_ERR_CLOSED', `cache handle for ${this.path} is closed`, { path: this.path });
     if (held.count !== 0) throw sessmapError('SESSMAP_ERR_REENTRANT_CALL', 'the cache was called while this thread holds a page lock (from inside an update callback or a serializer hook); do that work outside the callback');
     if (this.header.i32[H_EPOCH_IDX] !== this.#epoch) throw sessmapError('SESSMAP_ERR_STALE_HANDLE', `cache file ${this.path} was reinitialised by another process; open it again`, { path: this.path });
+    if (this.header.u32[H_LAYOUT_GEN_IDX] !== this.layoutGen) relayout(this);
   }
 }

@@ -48,6 +48,20 @@ export class Keys {
     return p;
   }
 
+  /**
+   * During a resize, points the located key at its page in the new layout (its page in the old
+   * one is moved); false when there is none to go to (no resize, or already there).
+   */
+  toTarget(): boolean {
+    const pages = this.#pages;
+    if (pages.toCount === 0 || this.page >= pages.count) return false;
+    const p = pages.targetOf(this.hash);
+    this.page = p;
+    this.seg = pages.segs[pages.segOf[p]];
+    this.base = pages.baseOf[p];
+    return true;
+  }
+
   /** Validates a key and leaves its UTF-8 bytes in scratch; returns their count. */
   encode(key: string): number {
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyBytes) {

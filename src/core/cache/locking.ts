@@ -8,7 +8,7 @@
 import { sessmapError } from '../../errors.js';
 import type { Segment } from '../file.js';
 import {
-  P_COMPACT_IDX, P_DIRTY_IDX, P_FAST_HITS_IDX, P_HITS_IDX, P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX,
+  H_LAYOUT_GEN_IDX, P_MOVED_IDX, P_COMPACT_IDX, P_DIRTY_IDX, P_FAST_HITS_IDX, P_HITS_IDX, P_LOCK_IDX, P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX,
   beginChange, endChange,
 } from '../layout.js';
 import { OWNER_ID, THREAD_OWNERS, held, isOwnerAlive, ownerIdOf, ownerPid, ownerTag, sleep, threadTag } from '../lock.js';
@@ -43,6 +43,30 @@ export function lock(h: Handle, p: number, s: Segment, b: number, validate = tru
       throw err;
     }
   }
+}
+
+/**
+ * Takes the lock of the located key's page (h.keys: page, seg, base), following a resize: when
+ * that page is moved (resize.ts), the key is pointed at its page in the new layout and that page
+ * is locked instead. False, with no lock held, when this handle's layout is gone (a resize
+ * published another since the operation began): the caller enters again and locates the key
+ * again. A moved mark on a page of the layout this handle still follows is damage: repaired.
+ */
+export function lockKey(h: Handle): boolean {
+  const k = h.keys;
+  lock(h, k.page, k.seg, k.base);
+  if (k.seg.u32[(k.base >> 2) + P_MOVED_IDX] === 0) return true;
+  unlock(k.seg, k.base);
+  if (k.toTarget()) {
+    lock(h, k.page, k.seg, k.base);
+    if (k.seg.u32[(k.base >> 2) + P_MOVED_IDX] === 0) return true;
+    unlock(k.seg, k.base);
+  }
+  if (h.header.u32[H_LAYOUT_GEN_IDX] !== h.layoutGen) return false;
+  // The layout is the one this handle follows, yet its page says moved: the page is checked.
+  h.validated[k.page] = 0;
+  lock(h, k.page, k.seg, k.base);
+  return true;
 }
 
 export function unlock(s: Segment, b: number): void {

@@ -10,7 +10,7 @@ import { sessmapError, type SessmapError } from '../../errors.js';
 import type { Segment } from '../file.js';
 import {
   ITEM_HEADER_SIZE, I_CRC_OFF, I_CRC_START, I_CREATED_OFF, I_EXPIRES_OFF, I_LEN_OFF, I_PRIORITY_OFF, I_TYPE_OFF, I_VERSION_OFF,
-  PRIORITY_NAMES, P_DIRTY_IDX, P_HITS_IDX, P_MISSES_IDX,
+  PRIORITY_NAMES, P_DIRTY_IDX, P_HITS_IDX, P_MISSES_IDX, P_MOVED_IDX,
 } from '../layout.js';
 import { expireEntry, valueLength } from '../page/log.js';
 import { TICKS_PER_MS, findSlot, idealSlot, nextTick, slotOffset, tickIdx } from '../page/slots.js';
@@ -18,12 +18,15 @@ import { TYPE_MAX, TYPE_OF, TYPE_RAW, TYPE_STRUCTURED, copyOut, decode } from '.
 import type { EntryInfo } from '../types.js';
 import { invalidOption, validateInt } from '../../util/validate.js';
 import type { Handle } from './handle.js';
-import { lock, repair, unlock, withPageLock } from './locking.js';
+import { lockKey, repair, unlock, withPageLock } from './locking.js';
 import { countHit, countMiss } from './stats.js';
 
 /** From the lock-free read: try again without the lock / take the locked path. */
 const RETRY: unique symbol = Symbol('retry');
 const LOCKED: unique symbol = Symbol('locked');
+/** From a read: the page is moved by a resize (the key lives in the new layout's page now); the layout is gone. */
+const MOVED: unique symbol = Symbol('moved');
+const RELAYOUT: unique symbol = Symbol('relayout');
 /** Lock-free attempts of a read while writes keep changing its page, before it takes the lock. */
 const OPTIMISTIC_TRIES = 256;
 /** The most value bytes a read touches ahead (prefetch): 8 cache lines. */
@@ -59,18 +62,26 @@ export function getValueInto(h: Handle, key: string, into: Uint8Array, at: numbe
  * there is no live entry.
  */
 function read(h: Handle, key: string, into: Uint8Array | null, at: number): unknown {
-  const k = h.keys;
-  // Read without the lock when the page is known sound; the locked path handles the rest. A
-  // write under way on the page makes the read try again (a few microseconds' worth of tries)
-  // rather than queue for the lock behind the writer.
-  if (begin(h, key)) {
-    for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
-      const r = getOptimistic(h, k.page, k.seg, k.base, k.hash, k.klen, into, at);
-      if (r === LOCKED) break;
-      if (r !== RETRY) return r;
+  for (;;) {
+    // Read without the lock when the page is known sound; the locked path handles the rest. A
+    // write under way on the page makes the read try again (a few microseconds' worth of tries)
+    // rather than queue for the lock behind the writer.
+    if (begin(h, key)) {
+      const k = h.keys;
+      for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+        const r = getOptimistic(h, k.page, k.seg, k.base, k.hash, k.klen, into, at);
+        if (r === MOVED) {
+          // A resize moved the page: the key is in its page of the new layout, if checked already.
+          if (!k.toTarget() || h.validated[k.page] !== 1) break;
+          continue;
+        }
+        if (r === LOCKED) break;
+        if (r !== RETRY) return r;
+      }
     }
+    const r = getLocked(h, into, at);
+    if (r !== RELAYOUT) return r;
   }
-  return getLocked(h, k.page, k.seg, k.base, k.hash, k.klen, into, at);
 }
 
 /**
@@ -98,6 +109,7 @@ function getOptimistic(h: Handle, p: number, s: Segment, b: number, hash: number
   const seqIdx = (b >> 2) + P_DIRTY_IDX;
   const seq = Atomics.load(i32, seqIdx);
   if ((seq & 1) !== 0) return RETRY;
+  if (s.u32[(b >> 2) + P_MOVED_IDX] !== 0) return MOVED;
   prefetch(h, s, b, hash, klen);
   const si = findSlot(pages, s, b, hash, klen);
   if (si < 0) {
@@ -200,9 +212,14 @@ function readStructured(h: Handle, p: number, s: Segment, b: number, si: number,
  * The read under the lock: removes an expired entry, verifies the checksum with verifyReads.
  * With `into`, copies the value there (or throws, counting nothing) and returns its length.
  */
-function getLocked(h: Handle, p: number, s: Segment, b: number, hash: number, klen: number, into: Uint8Array | null, at: number): unknown {
+function getLocked(h: Handle, into: Uint8Array | null, at: number): unknown {
   const pages = h.pages;
-  lock(h, p, s, b);
+  const k = h.keys;
+  if (!lockKey(h)) {
+    h.enter();
+    return RELAYOUT;
+  }
+  const { page: p, seg: s, base: b, hash, klen } = k;
   let raw: string | Buffer | number;
   let type: number;
   try {
@@ -285,20 +302,30 @@ export function entryInfoAt(s: Segment, a: number, tick: number): EntryInfo {
  * changed meanwhile), else under it.
  */
 function peek(h: Handle, key: string, fn: PeekFn): unknown {
-  const k = h.keys;
-  if (begin(h, key)) {
-    for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
-      const r = peekOptimistic(h, k.seg, k.base, k.hash, k.klen, fn);
-      if (r !== RETRY) return r;
+  for (;;) {
+    if (begin(h, key)) {
+      const k = h.keys;
+      for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
+        const r = peekOptimistic(h, k.seg, k.base, k.hash, k.klen, fn);
+        if (r === MOVED) {
+          if (!k.toTarget() || h.validated[k.page] !== 1) break;
+          continue;
+        }
+        if (r !== RETRY) return r;
+      }
     }
-  }
-  const s = k.seg;
-  const b = k.base;
-  lock(h, k.page, s, b);
-  try {
-    return fn(s, liveItem(h, s, b, k.hash, k.klen));
-  } finally {
-    unlock(s, b);
+    const k = h.keys;
+    if (!lockKey(h)) {
+      h.enter();
+      continue;
+    }
+    const s = k.seg;
+    const b = k.base;
+    try {
+      return fn(s, liveItem(h, s, b, k.hash, k.klen));
+    } finally {
+      unlock(s, b);
+    }
   }
 }
 
@@ -307,6 +334,7 @@ function peekOptimistic(h: Handle, s: Segment, b: number, hash: number, klen: nu
   const seqIdx = (b >> 2) + P_DIRTY_IDX;
   const seq = Atomics.load(s.i32, seqIdx);
   if ((seq & 1) !== 0) return RETRY;
+  if (s.u32[(b >> 2) + P_MOVED_IDX] !== 0) return MOVED;
   const a = liveItem(h, s, b, hash, klen);
   if (a === -2) return RETRY;
   const r = fn(s, a);

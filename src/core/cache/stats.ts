@@ -60,7 +60,7 @@ export function countMiss(h: Handle, p: number): void {
 }
 
 /** Adds the handle's counts to the pages' lock-free counters (no lock held by this thread). */
-function flushReadCounts(h: Handle): void {
+export function flushReadCounts(h: Handle): void {
   h.readCountsDue = h.clock() + READ_COUNTS_INTERVAL;
   if (h.readCounts === 0) return;
   h.readCounts = 0;

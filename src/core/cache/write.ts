@@ -16,7 +16,7 @@ import { storeEntry } from '../page/write.js';
 import { decode, encode, encodedLength, typeOfEncoded, type Encoded } from '../serializer.js';
 import type { Priority, SetOptions, UpdateOptions } from '../types.js';
 import type { Handle } from './handle.js';
-import { lock, repair, unlock } from './locking.js';
+import { lockKey, repair, unlock } from './locking.js';
 
 export const MODE_SET = 0;
 export const MODE_ADD = 1;
@@ -184,15 +184,23 @@ function write(h: Handle, si: number, off: number, enc: Encoded, vlen: number, e
  * turned out damaged.
  */
 function mutate<R>(h: Handle, key: string, located: boolean, fn: Locked<R>): R {
+  const before = h.keys;
   h.enter();
-  const pages = h.pages;
-  const keys = h.keys;
+  if (h.keys !== before) located = false; // a new layout: the key is located in it
   for (let attempt = 0; ; attempt++) {
+    const pages = h.pages;
+    const keys = h.keys;
     if (!located || attempt > 0) keys.locate(key);
+    if (!lockKey(h)) {
+      // A resize published a new layout since this call began: follow it, and locate the key again.
+      h.enter();
+      attempt = -1;
+      located = false;
+      continue;
+    }
     const p = keys.page;
     const s = keys.seg;
     const b = keys.base;
-    lock(h, p, s, b);
     let result: R;
     try {
       if (FAULTS) fault('lock:held');

@@ -58,7 +58,14 @@ export class Pages {
   readonly segs: Segment[];
   readonly segOf: Uint32Array;
   readonly baseOf: Uint32Array;
+  /** Pages this handle numbers: the layout's, or during a resize the old layout's then the new one's. */
   readonly pageCount: number;
+  /** Pages of the layout keys are hashed to first (the old one during a resize): page = hash mod count. */
+  readonly count: number;
+  /** During a resize, the new layout's pages (numbered from `count`); 0 otherwise. */
+  readonly toCount: number;
+  /** The page slot (from PAGES_OFF) of each page number. */
+  readonly slotOf: Uint32Array;
   readonly pageSize: number;
   /** Slots per page (a multiple of 8). */
   readonly slots: number;
@@ -89,11 +96,19 @@ export class Pages {
   /** Per page: its dead bytes when this handle last walked it for a hole and found none. */
   readonly walkedDead: Uint32Array;
 
-  constructor(segs: Segment[], plans: SegmentPlan[], g: FileGeometry, policy: EvictionPolicy, seed: Buffer, sink: RemovalSink, captureValues: boolean) {
+  /**
+   * `view`: the page slot of each page number (see Layout, viewOf); `count`: how many of them are
+   * the layout keys hash to first; `plans`: the mappings in `segs`, over page slots.
+   */
+  constructor(segs: Segment[], plans: SegmentPlan[], g: FileGeometry, view: readonly number[], count: number, policy: EvictionPolicy, seed: Buffer, sink: RemovalSink, captureValues: boolean) {
+    const n = view.length;
     this.segs = segs;
-    this.segOf = new Uint32Array(g.pageCount);
-    this.baseOf = new Uint32Array(g.pageCount);
-    this.pageCount = g.pageCount;
+    this.segOf = new Uint32Array(n);
+    this.baseOf = new Uint32Array(n);
+    this.pageCount = n;
+    this.count = count;
+    this.toCount = n - count;
+    this.slotOf = Uint32Array.from(view);
     this.pageSize = g.pageSize;
     this.slots = g.slotsPerPage;
     this.ds = dataStart(g.slotsPerPage);
@@ -112,14 +127,15 @@ export class Pages {
     this.holeAt = 0;
     this.holeLen = 0;
     this.victimAt = 0;
-    this.victims = new Victims(g.pageCount);
-    this.walkedDead = new Uint32Array(g.pageCount);
-    plans.forEach((plan, si) => {
-      for (let i = 0; i < plan.pageCount; i++) {
-        this.segOf[plan.firstPage + i] = si;
-        this.baseOf[plan.firstPage + i] = i * g.pageSize;
-      }
-    });
+    this.victims = new Victims(n);
+    this.walkedDead = new Uint32Array(n);
+    for (let p = 0; p < n; p++) {
+      const slot = view[p];
+      const si = plans.findIndex((plan) => slot >= plan.firstPage && slot < plan.firstPage + plan.pageCount);
+      if (si < 0) throw new RangeError(`page slot ${slot} is not mapped`);
+      this.segOf[p] = si;
+      this.baseOf[p] = (slot - plans[si].firstPage) * g.pageSize;
+    }
   }
 
   /** Keyed hash of the `klen` key bytes in scratch. */
@@ -132,7 +148,13 @@ export class Pages {
     return halfSipHash(this.k0, this.k1, this.scratch2, this.scratch2I32, klen);
   }
 
+  /** The page of a key's hash: in the old layout during a resize (see targetOf). */
   pageOf(h: number): number {
-    return h % this.pageCount;
+    return h % this.count;
+  }
+
+  /** During a resize, the page of a key's hash in the new layout (a key whose old page is moved lives there). */
+  targetOf(h: number): number {
+    return this.count + (h % this.toCount);
   }
 }

@@ -13,7 +13,7 @@ import {
   I_PRIORITY_OFF, I_STATE_OFF, I_TICK_OFF, I_TYPE_OFF, I_VERSION_OFF, P_COMPACT_IDX, P_COUNT_IDX, P_C_DONE_IDX,
   P_C_DST_IDX, P_C_END_IDX, P_C_LEN_IDX, P_C_READ_IDX, P_C_SRC_IDX, P_C_WRITE_IDX, P_DEAD_BYTES_IDX, P_DIRTY_IDX,
   P_FREE_IDX, P_EVICTED_HIGH_IDX, beginChange, endChange, P_LIVE_BYTES_IDX, P_REPAIRS_IDX, P_R_REPAIRED_IDX, P_VERSION_IDX, PAGE_HEADER_SIZE,
-  P_FIRST_DEAD_IDX, P_LAYOUT_EPOCH_IDX, P_NEXT_EXPIRY_IDX, EVICTED_TTL_BUCKETS, P_EVICTED_LIVE_IDX, P_EVICTED_TTL_IDX,
+  P_FIRST_DEAD_IDX, P_LAYOUT_EPOCH_IDX, P_MOVED_IDX, PAGE_MOVED, P_NEXT_EXPIRY_IDX, EVICTED_TTL_BUCKETS, P_EVICTED_LIVE_IDX, P_EVICTED_TTL_IDX,
 } from '../layout.js';
 import { TYPE_MAX } from '../serializer.js';
 import { resumeCompaction } from './compact.js';
@@ -133,6 +133,9 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     }
   }
   if (evictedTtlSum(s, b) > s.f64[(b >> 3) + P_EVICTED_LIVE_IDX]) problems.push('eviction TTL histogram exceeds the live evictions');
+  // Moved (resize.ts) or not: any other word there is damage, never read as either.
+  const moved = u32[h + P_MOVED_IDX];
+  if (moved !== 0 && (moved !== PAGE_MOVED || live !== 0)) problems.push('moved mark is damaged');
   return problems;
 }
 
@@ -302,6 +305,8 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
   // A histogram that claims more live evictions than were counted is damage: it would mislead, so it starts again.
   if (evictedTtlSum(s, b) > s.f64[f + P_EVICTED_LIVE_IDX]) u32.fill(0, h + P_EVICTED_TTL_IDX, h + P_EVICTED_TTL_IDX + EVICTED_TTL_BUCKETS);
+  // A page a resize moved is empty; a mark over live entries, or not the mark, is damage: the page is not moved.
+  if (u32[h + P_MOVED_IDX] !== PAGE_MOVED || u32[h + P_COUNT_IDX] !== 0) u32[h + P_MOVED_IDX] = 0;
   s.f64[f + P_REPAIRS_IDX]++;
   s.f64[f + P_R_REPAIRED_IDX] += dropped;
   u32[h + P_C_LEN_IDX] = 0;
