@@ -51,7 +51,8 @@ export const ERROR_CODES = {
   SESSMAP_ERR_METRICS_LISTEN: 'The metrics endpoint could not listen on its host and port.',
   SESSMAP_ERR_USAGE: 'The sessmap command line names no command it has, or lacks an argument the command needs.',
   SESSMAP_ERR_CONFIRMATION_REQUIRED: 'A command that removes every entry was run without --yes.',
-  SESSMAP_ERR_NOT_AVAILABLE: 'The operation is not available in this version of sessmap.',
+  SESSMAP_ERR_RESIZE_NO_ROOM: 'A resize to fewer pages was refused: the live entries would not fit the smaller layout. Nothing was changed.',
+  SESSMAP_ERR_RESIZE_IN_PROGRESS: 'Another live process (or this thread) is resizing the file.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,13 +4,14 @@
  * cache file while the processes that use it go on, reading counters without locks and pages
  * one lock at a time. This file is the entry: the help, which command runs, and how a failure
  * ends (one line `sessmap: SESSMAP_ERR_...: message` on stderr, exit 2). The commands are
- * stats.ts / watch.ts, keys.ts (keys, get), sizes.ts and maintain.ts (verify, purge, clear).
+ * stats.ts / watch.ts, keys.ts (keys, get), sizes.ts, maintain.ts (verify, purge, clear) and resize.ts.
  * See docs/operations.md, "The sessmap command".
  */
-import { isSessmapError, sessmapError } from '../errors.js';
+import { isSessmapError } from '../errors.js';
 import { EXIT_ERROR, EXIT_OK, parse, say, sayJson, usage, withFile, type Io } from './args.js';
 import { getCommand, keysCommand } from './keys.js';
 import { clearCommand, purgeCommand, verifyCommand } from './maintain.js';
+import { resizeCommand } from './resize.js';
 import { sizesCommand } from './sizes.js';
 import { renderStats, statsReport } from './stats.js';
 import { watch } from './watch.js';
@@ -37,7 +38,10 @@ Commands:
                                repair (each named), 2 unreadable; --repair rebuilds damaged pages
   purge FILE [--json]          removes the expired entries now
   clear FILE --yes [--json]    removes every entry
-  resize FILE --size S         not available in this version (SESSMAP_ERR_NOT_AVAILABLE)
+  resize FILE --size S [--grace MS] [--json]
+                               gives the file another size while processes use it: pages move
+                               one at a time; grows it, or shrinks it when the entries fit; the
+                               old pages are released MS ms (5000) after the move
 
 Options of every command:
   -q, --quiet                  no progress on stderr
@@ -63,11 +67,6 @@ async function statsCommand(argv: string[], io: Io): Promise<number> {
     else say(io.out, renderStats(r));
     return EXIT_OK;
   });
-}
-
-async function resizeCommand(argv: string[]): Promise<number> {
-  parse('resize', argv, { size: { type: 'string' } }, ['file']);
-  throw sessmapError('SESSMAP_ERR_NOT_AVAILABLE', 'resize is not available in this version of sessmap: a file keeps the geometry it was created with (docs/operations.md, "Changing the geometry")', { command: 'resize' });
 }
 
 const COMMANDS: Record<string, Command> = {

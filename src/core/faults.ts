@@ -16,7 +16,13 @@ export type FaultPoint =
   | 'compact:unfinished'
   | 'repair:partial'
   | 'structures:partial'
-  | 'structures:unpublished';
+  | 'structures:unpublished'
+  | 'resize:laid-out'
+  | 'resize:published'
+  | 'resize:copying'
+  | 'resize:copied'
+  | 'resize:marked'
+  | 'resize:finished';
 
 const spec = process.env.SESSMAP_FAULT ?? '';
 const [faultPoint, nth] = spec.split(':').length > 2

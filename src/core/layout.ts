@@ -43,6 +43,8 @@ export const H_LAYOUT_GEN_OFF = 140; //     u32 layout records published so far
 export const H_RECORDS_OFF = 144; //        two records follow
 export const H_RECORD_SIZE = 64;
 export const H_RESIZE_MOVED_OFF = 272; //   u32 pages of the old layout moved so far
+export const H_RESIZE_PAGE_OFF = 276; //    u32 journal: 1 + the old layout's page being copied, 0 = none
+export const H_RESIZE_PAGE_IDX = H_RESIZE_PAGE_OFF >> 2;
 export const H_RESIZE_LOCK_IDX = H_RESIZE_LOCK_OFF >> 2;
 export const H_LAYOUT_GEN_IDX = H_LAYOUT_GEN_OFF >> 2;
 export const H_RESIZE_MOVED_IDX = H_RESIZE_MOVED_OFF >> 2;

@@ -172,6 +172,8 @@ export interface CacheStats extends CounterStats {
   pages: PageStats[];
   /** The processes attached to the file, from its table of listings. */
   processes: ProcessStats;
+  /** A resize under way (undefined when none): both layouts are in use meanwhile, and `pageCount` counts the pages of both. */
+  resize: ResizeState | undefined;
 }
 
 /** One thread's listing in the file's table of attached processes. */
@@ -203,7 +205,50 @@ export interface ProcessStats {
   full: boolean;
 }
 
-/** What is recorded in the file header. */
+/** Options of {@link SharedCache.resize}: one of `size` and `pageCount`. */
+export interface ResizeOptions {
+  /** The most bytes the file's pages may take, as at creation (`'256m'`): whole pages of the file's page size. */
+  size?: number | string;
+  /** The page count of the new layout. */
+  pageCount?: number;
+  /** Called after each page moved, and each page released. */
+  onProgress?: (progress: ResizeProgress) => void;
+  /** How long the old layout's pages stay as they were before they are released or reused (ms). @default 5000 */
+  graceMs?: number;
+}
+
+export interface ResizeProgress {
+  phase: 'moving' | 'releasing';
+  done: number;
+  total: number;
+}
+
+export interface ResizeResult {
+  /** A resize a killed resizer left under way was finished first. */
+  resumed: boolean;
+  from: { pageCount: number; fileSize: number };
+  to: { pageCount: number; fileSize: number };
+  /** Pages of the old layout moved by this call, and the entries they held. */
+  pagesMoved: number;
+  entriesMoved: number;
+  /** Bytes of the old layout's pages given back to the filesystem (0 where it cannot punch holes). */
+  releasedBytes: number;
+  ms: number;
+}
+
+/** A resize under way ({@link CacheStats.resize}). */
+export interface ResizeState {
+  fromPages: number;
+  toPages: number;
+  /** Pages of the old layout moved so far. */
+  movedPages: number;
+  startedAt: number;
+  /** The process that began it, and whether a live process holds the resizer lock (false: it died; the next resize finishes it). */
+  pid: number;
+  resizerAlive: boolean;
+}
+
+/** The file's geometry: the header's page size, slots and key bytes, and the page count and length of its current layout. */
 export interface Geometry {
   readonly pageCount: number;
   readonly pageSize: number;

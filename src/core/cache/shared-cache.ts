@@ -13,7 +13,10 @@ import { pathStatus, type FileIdentity } from '../file.js';
 import { OWNER_ID } from '../lock.js';
 import { normaliseHandleOptions, type HandleOptions } from '../options.js';
 import { list, readListings, reclaimListings, unlist } from '../attached.js';
-import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, SetOptions, UpdateOptions } from '../types.js';
+import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, ResizeOptions, ResizeResult, SetOptions, UpdateOptions } from '../types.js';
+import { PAGES_OFF } from '../layout.js';
+import { held } from '../lock.js';
+import { resizeFile, resizeState } from '../resize/resize.js';
 import { Handle } from './handle.js';
 import { checkLocked, lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, repairPageNow, verifyPage } from './locking.js';
 import { entryTtl, getValue, getValueInto, hasEntry, inspectEntry } from './read.js';
@@ -35,7 +38,6 @@ export interface CacheInternals {
 export class SharedCache<V = unknown> {
   /** The file this handle is attached to. */
   readonly path: string;
-  readonly geometry: Geometry;
   /** The largest key bytes + serialized value bytes that can always be stored. */
   readonly maxItemBytes: number;
   readonly #h: Handle;
@@ -59,7 +61,6 @@ export class SharedCache<V = unknown> {
     const info = att.info;
     const h = new Handle(att, o);
     this.path = att.path;
-    this.geometry = Object.freeze({ pageCount: info.pageCount, pageSize: info.pageSize, slotsPerPage: info.slotsPerPage, maxKeyBytes: info.maxKeyBytes, fileSize: info.fileSize });
     this.maxItemBytes = h.maxItemBytes;
     this.#h = h;
     this.#identity = att.identity;
@@ -72,6 +73,29 @@ export class SharedCache<V = unknown> {
       lockWord: (p) => lockWord(h, p),
       ownerId: OWNER_ID,
     });
+  }
+
+  /**
+   * The file's geometry: its page size, slots per page and key bytes, and the page count and
+   * length of its current layout (after a resize, the new one's; during one, the pages this handle
+   * numbers: the old layout's and the new one's, see {@link CacheStats.resize}).
+   */
+  get geometry(): Geometry {
+    const h = this.#h;
+    if (!h.closed && held.count === 0) h.enter();
+    return Object.freeze({ pageCount: h.pages.pageCount, pageSize: h.pages.pageSize, slotsPerPage: h.pages.slots, maxKeyBytes: h.maxKeyBytes, fileSize: PAGES_OFF + h.layout.slots * h.pages.pageSize });
+  }
+
+  /**
+   * Gives the file another page count while every process attached goes on using it: grows it
+   * (the file gets longer), or shrinks it when the live entries fit the smaller layout
+   * (SESSMAP_ERR_RESIZE_NO_ROOM otherwise, nothing changed). Pages move one at a time, each under
+   * its lock; every attached handle follows the new layout at its next call. A resize that a
+   * killed process left under way is finished first. Resolves once the old layout's pages are
+   * released, `graceMs` (5 s) after the move. See docs/file-format.md, "Online resize".
+   */
+  resize(options: ResizeOptions): Promise<ResizeResult> {
+    return resizeFile(this.#h, options);
   }
 
   // ------------------------------------------------------------ reads
@@ -243,7 +267,8 @@ export class SharedCache<V = unknown> {
   stats(): CacheStats {
     this.#h.enter();
     flushAllReadCounts();
-    return collectStats(this.#h.pages, this.geometry.fileSize, this.maxItemBytes, readListings(this.#h.header));
+    const h = this.#h;
+    return { ...collectStats(h.pages, PAGES_OFF + h.layout.slots * h.pages.pageSize, this.maxItemBytes, readListings(h.header)), resize: resizeState(h) };
   }
 
   /**

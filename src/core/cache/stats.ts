@@ -83,7 +83,7 @@ export function flushReadCounts(h: Handle): void {
 }
 
 /** The counters of every page and their totals, and the attached processes, read without locks. */
-export function collectStats(pages: Pages, fileSize: number, maxItemBytes: number, processes: ProcessStats): CacheStats {
+export function collectStats(pages: Pages, fileSize: number, maxItemBytes: number, processes: ProcessStats): Omit<CacheStats, 'resize'> {
   const per: PageStats[] = [];
   const total = emptyCounters();
   for (let p = 0; p < pages.pageCount; p++) {

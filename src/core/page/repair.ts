@@ -17,7 +17,7 @@ import {
 } from '../layout.js';
 import { TYPE_MAX } from '../serializer.js';
 import { resumeCompaction } from './compact.js';
-import { rebuildSlots, walkLog } from './log.js';
+import { rebuildSlots, resetPage, walkLog } from './log.js';
 import { alignItem, type Pages } from './pages.js';
 import { slotOfItem } from './slots.js';
 
@@ -133,9 +133,10 @@ export function checkPage(pages: Pages, s: Segment, b: number, maxKeyBytes: numb
     }
   }
   if (evictedTtlSum(s, b) > s.f64[(b >> 3) + P_EVICTED_LIVE_IDX]) problems.push('eviction TTL histogram exceeds the live evictions');
-  // Moved (resize.ts) or not: any other word there is damage, never read as either.
+  // Moved (resize.ts: then empty) or not: any other word there is damage, never read as either.
   const moved = u32[h + P_MOVED_IDX];
-  if (moved !== 0 && (moved !== PAGE_MOVED || live !== 0)) problems.push('moved mark is damaged');
+  if (moved !== 0 && moved !== PAGE_MOVED) problems.push('moved mark is damaged');
+  else if (moved === PAGE_MOVED && (live !== 0 || free !== pages.ds)) problems.push('a moved page is not empty');
   return problems;
 }
 
@@ -191,6 +192,14 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   // What the page header claimed, before anything is rebuilt: to count losses no item trace shows.
   const claimed = u32[h + P_COUNT_IDX];
   beginChange(s.i32, b);
+  if (u32[h + P_MOVED_IDX] === PAGE_MOVED) {
+    // A resize copied every entry of this page to the new layout before it set the mark (a whole
+    // word, that no flipped bit makes): a resizer killed while it emptied the page left the rest.
+    resetPage(pages, s, b);
+    s.f64[(b >> 3) + P_REPAIRS_IDX]++;
+    endChange(s.i32, b);
+    return { problems, dropped: 0 };
+  }
   if (u32[h + P_COMPACT_IDX] !== 0) {
     if (!journalIsSane(pages, s, b) || !resumeCompaction(pages, s, b)) u32[h + P_COMPACT_IDX] = 0;
   }
@@ -305,8 +314,8 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
   // A histogram that claims more live evictions than were counted is damage: it would mislead, so it starts again.
   if (evictedTtlSum(s, b) > s.f64[f + P_EVICTED_LIVE_IDX]) u32.fill(0, h + P_EVICTED_TTL_IDX, h + P_EVICTED_TTL_IDX + EVICTED_TTL_BUCKETS);
-  // A page a resize moved is empty; a mark over live entries, or not the mark, is damage: the page is not moved.
-  if (u32[h + P_MOVED_IDX] !== PAGE_MOVED || u32[h + P_COUNT_IDX] !== 0) u32[h + P_MOVED_IDX] = 0;
+  // Any word but the mark there is damage: the page is not moved.
+  u32[h + P_MOVED_IDX] = 0;
   s.f64[f + P_REPAIRS_IDX]++;
   s.f64[f + P_R_REPAIRED_IDX] += dropped;
   u32[h + P_C_LEN_IDX] = 0;

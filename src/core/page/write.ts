@@ -33,6 +33,12 @@ export class ItemDraft {
   /** Set by storeEntry: the time of the write, and its access tick (in the item header and the slot). */
   createdAt = 0;
   tick = 0;
+  /**
+   * A copy of an entry (a resize moving it): its createdAt, tick and version are given and kept
+   * (the version is raised to the page's next one only if the page handed that out already).
+   */
+  copy = false;
+  version = 0;
 }
 
 /**
@@ -50,7 +56,7 @@ function writeItem(pg: Pages, s: Segment, b: number, off: number, need: number, 
   const klen = d.keyLength;
   const vlen = d.valueLength;
   const value = d.value;
-  const version = (u32[hIdx + P_VERSION_IDX] + 1) >>> 0;
+  const version = d.copy && d.version > u32[hIdx + P_VERSION_IDX] ? d.version : (u32[hIdx + P_VERSION_IDX] + 1) >>> 0;
   u32[hIdx + P_VERSION_IDX] = version;
   f64[(a + I_EXPIRES_OFF) >> 3] = d.expires;
   noteExpiry(s, b, d.expires);
@@ -102,9 +108,11 @@ function writeItem(pg: Pages, s: Segment, b: number, off: number, need: number, 
 export function storeEntry(pg: Pages, page: number, s: Segment, b: number, si: number, off: number, d: ItemDraft, now: number): void {
   const need = alignItem(ITEM_HEADER_SIZE + d.keyLength + d.valueLength);
   const at = place(pg, page, s, b, need, si < 0, si >= 0 ? off : -1, now);
-  const tick = nextTick(now);
-  d.createdAt = now;
-  d.tick = tick;
+  const tick = d.copy ? d.tick : nextTick(now);
+  if (!d.copy) {
+    d.createdAt = now;
+    d.tick = tick;
+  }
   writeItem(pg, s, b, at, need, d);
   s.u32[(b + at + I_STATE_OFF) >> 2] = ITEM_LIVE;
   if (FAULTS) fault('write:unpublished');
