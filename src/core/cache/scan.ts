@@ -14,12 +14,27 @@ import type { EntryInfo } from '../types.js';
 import type { Handle } from './handle.js';
 import { changing, lockIsFree, withPageLock } from './locking.js';
 import { entryInfoAt } from './read.js';
+import { removeStaleCopies, staleCopiesLikely } from '../resize/resize.js';
 
-/** Every live entry as [key, value] (value undefined unless `values`), page by page. */
+/**
+ * Every live entry as [key, value] (value undefined unless `values`), page by page. Each key at
+ * most once, across a resize too: while pages move, an entry met in its old page may be met
+ * again in its new one, so the keys yielded are remembered, and when the layout changes under
+ * the scan it starts again over the new one, skipping them.
+ */
 export function* scanEntries(h: Handle, values: boolean): IterableIterator<[string, unknown]> {
-  const pages = h.pages;
-  for (let p = 0; p < pages.pageCount; p++) {
+  h.enter();
+  if (staleCopiesLikely(h)) removeStaleCopies(h);
+  const seen = new Set<string>();
+  let gen = h.layoutGen;
+  for (let p = 0; p < h.pages.pageCount; p++) {
     h.enter();
+    if (h.layoutGen !== gen) {
+      gen = h.layoutGen;
+      p = -1;
+      continue;
+    }
+    const pages = h.pages;
     const now = h.clock();
     const batch = withPageLock(h, p, (s, b) => {
       const out: [string, number, string | Buffer | undefined][] = [];
@@ -29,7 +44,11 @@ export function* scanEntries(h: Handle, values: boolean): IterableIterator<[stri
       });
       return out;
     });
-    for (const [k, type, raw] of batch) yield [k, raw === undefined ? undefined : decode(type, raw, h.codec)];
+    for (const [k, type, raw] of batch) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      yield [k, raw === undefined ? undefined : decode(type, raw, h.codec)];
+    }
   }
 }
 

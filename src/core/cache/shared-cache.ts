@@ -16,7 +16,7 @@ import { list, readListings, reclaimListings, unlist } from '../attached.js';
 import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, ResizeOptions, ResizeResult, SetOptions, UpdateOptions } from '../types.js';
 import { PAGES_OFF } from '../layout.js';
 import { held } from '../lock.js';
-import { resizeFile, resizeState } from '../resize/resize.js';
+import { removeStaleCopies, resizeFile, resizeState, staleCopiesLikely } from '../resize/resize.js';
 import { Handle } from './handle.js';
 import { checkLocked, lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, repairPageNow, verifyPage } from './locking.js';
 import { entryTtl, getValue, getValueInto, hasEntry, inspectEntry } from './read.js';
@@ -66,6 +66,7 @@ export class SharedCache<V = unknown> {
     this.#identity = att.identity;
     this.#secret = info.seed.subarray(8);
     trackReadCounts(h);
+    if (staleCopiesLikely(h)) removeStaleCopies(h);
     if (o.listed) h.listing = list(att.header);
     INTERNALS.set(this, {
       checkPage: (p) => checkLocked(h, p),
@@ -268,6 +269,7 @@ export class SharedCache<V = unknown> {
     this.#h.enter();
     flushAllReadCounts();
     const h = this.#h;
+    if (staleCopiesLikely(h)) removeStaleCopies(h);
     return { ...collectStats(h.pages, PAGES_OFF + h.layout.slots * h.pages.pageSize, this.maxItemBytes, readListings(h.header)), resize: resizeState(h) };
   }
 

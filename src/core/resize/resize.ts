@@ -46,9 +46,10 @@ export async function resizeFile(h: Handle, o: ResizeOptions = {}): Promise<Resi
   const want = wantedPages(o, pageSize);
   const grace = o.graceMs === undefined ? RETIRE_GRACE_MS : validateInt('graceMs', o.graceMs, 0, 3_600_000);
   const progress = o.onProgress === undefined ? undefined : validateFunction('onProgress', o.onProgress) as (p: ResizeProgress) => void;
-  const resumed = takeResizeLock(h);
+  takeResizeLock(h);
   try {
     h.enter();
+    const resumed = h.layout.moving;
     const from = h.layout.moving ? h.layout.toCount : h.layout.count;
     const fromSize = fileSizeOf(h);
     let pagesMoved = 0;
@@ -213,8 +214,7 @@ async function movePages(h: Handle, progress: ((p: ResizeProgress) => void) | un
   h.enter();
   const count = h.pages.count;
   // A resizer killed while it copied a page left copies of some of its entries: they go first.
-  const journal = Atomics.load(h.header.u32, H_RESIZE_PAGE_IDX);
-  if (journal !== 0 && journal <= count) removeCopies(h, journal - 1);
+  removeStaleCopies(h);
   let pages = 0;
   let entries = 0;
   let yielded = Date.now();
@@ -301,24 +301,49 @@ function copyEntry(h: Handle, src: { buf: Buffer; u32: Uint32Array; u16: Uint16A
   }
 }
 
-/** Removes from the new layout the copies a killed resizer made of page `p`'s entries (`p` not marked moved). */
-function removeCopies(h: Handle, p: number): void {
+/**
+ * Removes the copies a killed resizer left of the entries of the page it was copying (the
+ * journal, H_RESIZE_PAGE): that page is not marked moved, so its keys still live there, and the
+ * copies would be counted by stats() and met by scans. Safe at any time: the journal names a
+ * page only while its resizer holds that page's lock, and this runs under the same lock, so the
+ * page it finds not moved is one whose resizer died. Called by the next resize, and by any
+ * handle that opens the file, reads its stats or scans it while a resize is under way.
+ */
+export function removeStaleCopies(h: Handle): void {
+  if (!h.layout.moving) return;
+  const journal = Atomics.load(h.header.u32, H_RESIZE_PAGE_IDX);
   const pages = h.pages;
-  const moved = withPageLock(h, p, (s, b) => s.u32[(b >> 2) + P_MOVED_IDX] === PAGE_MOVED);
-  if (moved) return;
-  for (let t = pages.count; t < pages.pageCount; t++) {
-    withPageLock(h, t, (s, b) => {
-      const offs: number[] = [];
-      for (let si = 0; si < pages.slots; si++) {
-        const off = slotOffset(s, b, si);
-        if (off !== 0 && s.u32[(b + off + I_HASH_OFF) >> 2] % pages.count === p) offs.push(off);
+  if (journal === 0 || journal > pages.count) return;
+  const p = journal - 1;
+  withPageLock(h, p, (fs0, fb) => {
+    if (Atomics.load(h.header.u32, H_RESIZE_PAGE_IDX) !== journal || fs0.u32[(fb >> 2) + P_MOVED_IDX] === PAGE_MOVED) return;
+    for (let t = pages.count; t < pages.pageCount; t++) {
+      const s = pages.segs[pages.segOf[t]];
+      const b = pages.baseOf[t];
+      lock(h, t, s, b);
+      try {
+        const offs: number[] = [];
+        for (let si = 0; si < pages.slots; si++) {
+          const off = slotOffset(s, b, si);
+          if (off !== 0 && s.u32[(b + off + I_HASH_OFF) >> 2] % pages.count === p) offs.push(off);
+        }
+        if (offs.length === 0) continue;
+        beginChange(s.i32, b);
+        for (const off of offs) removeItem(pages, s, b, slotOfItem(pages, s, b, s.u32[(b + off + I_HASH_OFF) >> 2], off), off);
+        endChange(s.i32, b);
+      } finally {
+        unlock(s, b);
       }
-      if (offs.length === 0) return;
-      beginChange(s.i32, b);
-      for (const off of offs) removeItem(pages, s, b, slotOfItem(pages, s, b, s.u32[(b + off + I_HASH_OFF) >> 2], off), off);
-      endChange(s.i32, b);
-    });
-  }
+    }
+    Atomics.compareExchange(h.header.u32, H_RESIZE_PAGE_IDX, journal, 0);
+  });
+}
+
+/** True when a resize is under way and its resizer is gone with copies it may have left. */
+export function staleCopiesLikely(h: Handle): boolean {
+  if (!h.layout.moving || Atomics.load(h.header.u32, H_RESIZE_PAGE_IDX) === 0) return false;
+  const owner = Atomics.load(h.header.i32, H_RESIZE_LOCK_IDX);
+  return owner === 0 || !isOwnerAlive(owner);
 }
 
 /** Publishes the new layout alone; the old run is retired (released after the grace period). */
