@@ -44,6 +44,8 @@ export interface StatsReport {
   lockRecoveries: number;
   repairs: number;
   processes: CacheStats['processes'];
+  /** A resize under way: the pages of both layouts are counted above. */
+  resize: CacheStats['resize'];
 }
 
 /** The quantile `q` of the evictions with an expiry, estimated within its bucket (geometric). */
@@ -103,6 +105,7 @@ export function statsReport(cache: SharedCache): StatsReport {
     lockRecoveries: s.lockRecoveries,
     repairs: s.repairs,
     processes: s.processes,
+    resize: s.resize,
   };
 }
 
@@ -134,6 +137,11 @@ export function renderStats(r: StatsReport, rates: Rates = {}): string {
     ['locks', `waits ${withRate(r.lockWaits, rates.lockWaits)} · recoveries ${withRate(r.lockRecoveries, rates.lockRecoveries)} · repairs ${withRate(r.repairs, rates.repairs)}`],
     ['processes', `${count(r.processes.alive)} alive, ${count(r.processes.dead)} dead${r.processes.full ? ' (the table is full: processes attached since are not listed)' : ''}`],
   ];
+  const z = r.resize;
+  if (z !== undefined) {
+    rows.push(['resize', `${count(z.fromPages)} pages -> ${count(z.toPages)}: ${count(z.movedPages)} of ${count(z.fromPages)} moved, since ${timestamp(z.startedAt)} by pid ${z.pid}` +
+      (z.resizerAlive ? '' : ' (its resizer is gone: sessmap resize FILE --size S finishes it)')]);
+  }
   const head = columns(rows);
   const procs = r.processes.list.length === 0 ? '' : `\n${columns(r.processes.list.map(processLine)).replace(/^/gm, ' '.repeat(11))}`;
   return `sessmap stats ${r.file}\n${head.replace(/^/gm, '  ')}${procs}`;

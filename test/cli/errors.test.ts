@@ -1,7 +1,7 @@
 /**
  * How the sessmap command fails: a registry code and a one-line message on stderr, exit 2,
  * nothing on stdout: a file that is not there (for every command), a symbolic link, a command or
- * an option it does not have, a missing argument, a value out of range, resize (not built). And
+ * an option it does not have, a missing argument, a value out of range, a resize to no pages. And
  * --help.
  */
 import { describe, expect, it } from 'vitest';
@@ -56,7 +56,9 @@ describe('sessmap failing', () => {
       [['keys', path, '--no-such-option'], 'SESSMAP_ERR_USAGE', /Unknown option '--no-such-option'/],
       [['keys', path, '--limit=-3'], 'SESSMAP_ERR_INVALID_OPTION', /--limit must be an integer/],
       [['stats', path, '--watch', '--interval', 'soon'], 'SESSMAP_ERR_INVALID_OPTION', /--interval must be an integer from 10/],
-      [['resize', path, '--size', '2m'], 'SESSMAP_ERR_NOT_AVAILABLE', /resize is not available in this version/],
+      [['resize', path], 'SESSMAP_ERR_USAGE', /--size S is required/],
+      [['resize', path, '--size', '2m', '--grace', 'soon'], 'SESSMAP_ERR_USAGE', /--grace takes whole milliseconds/],
+      [['resize', path, '--size', '1k'], 'SESSMAP_ERR_INVALID_OPTION', /holds 0 pages/],
       [['get', path, ''], 'SESSMAP_ERR_INVALID_KEY', /./],
     ];
     for (const [args, code, message] of cases) {

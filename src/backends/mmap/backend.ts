@@ -15,11 +15,13 @@
  * primary and in a process on its own, the sweeper and the watch on the file's path.
  */
 import fs from 'node:fs';
-import { SharedCache, UNCHANGED, type CacheStats, type CreateOptions, type RemovalEvent } from '../../core/index.js';
+import { SharedCache, UNCHANGED, type CacheStats, type CreateOptions, type OpenOptions, type RemovalEvent } from '../../core/index.js';
+import { PAGES_OFF } from '../../core/layout.js';
+import { isSessmapError } from '../../errors.js';
 import { KEEP, applyWrite, expiryOf, type BackendChange, type BackendContext, type SessionBackend, type StoredSession, type WriteResult, type WriteSpec } from '../../sessions/backend.js';
 import type { SessionEvictionPolicy } from '../../sessions/options.js';
 import { watchFilePath } from './file-watch.js';
-import type { NormalisedMmapOptions } from './options.js';
+import { requestedSize, type NormalisedMmapOptions } from './options.js';
 import { startSweeper } from './sweeper.js';
 
 type Stored = StoredSession | string[];
@@ -55,18 +57,7 @@ export class MmapBackend implements SessionBackend {
       clock: s.clock,
       removalValues: true,
     };
-    const cache =
-      ctx.role === 'worker'
-        ? SharedCache.open<unknown>(o.path, hooks)
-        : SharedCache.create<unknown>(o.path, {
-            ...hooks,
-            ...(o.size !== undefined ? { size: o.size } : {}),
-            ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
-            evictionPolicy: cachePolicy(s.evictionPolicy),
-            // Sessions share a few shapes: their key lists are kept once, in the file (docs/file-format.md).
-            serializer: 'structured',
-            ifExists: o.ifExists,
-          } satisfies CreateOptions);
+    const cache = ctx.role === 'worker' ? SharedCache.open<unknown>(o.path, hooks) : openSized(o, ctx, hooks, cachePolicy(s.evictionPolicy));
     this.cache = cache as SharedCache<Stored>;
     this.#protect = s.evictionPolicy === 'protect-authenticated';
     this.#indexTtl = s.absoluteTimeout > 0 ? s.absoluteTimeout : 0;
@@ -75,6 +66,11 @@ export class MmapBackend implements SessionBackend {
     this.#stopSweeper = supervising ? startSweeper(cache, s.sweepInterval, (err) => ctx.emit('error', err as Error)) : () => {};
     // A tmp cleaner or an operator deleting or replacing the file breaks every process started afterwards: say so now.
     this.#stopWatch = supervising ? watchFilePath(cache, s.sweepInterval, ctx.report, ctx.logger, ctx.role === 'primary' ? 'primary' : 'process') : () => {};
+  }
+
+  /** A resize of the file this process began at open (ifSizeDiffers 'resize'), until it ends. */
+  get resizing(): Promise<unknown> | undefined {
+    return resizes.get(this.cache);
   }
 
   /** The file. */
@@ -220,4 +216,54 @@ export class MmapBackend implements SessionBackend {
     this.#listener = undefined;
     if (!this.cache.closed) this.cache.close();
   }
+}
+
+/** Resizes begun by openSized, by cache (MmapBackend.resizing). */
+const resizes = new WeakMap<SharedCache<unknown>, Promise<unknown>>();
+
+/**
+ * The primary's (or a process on its own) file: created with the size asked for, or attached.
+ * An existing file whose page count is not the one the size asks for (its other geometry the
+ * same) is resized online with `ifSizeDiffers: 'resize'`: attached as it is, and its pages moved
+ * in the background while the app starts and serves (workers attach meanwhile, and follow). A
+ * resize that cannot be made (a shrink the sessions do not fit, no room on the filesystem) leaves
+ * the file as it was, logged. With 'error', the mismatch is SESSMAP_ERR_GEOMETRY_MISMATCH.
+ */
+function openSized(o: NormalisedMmapOptions, ctx: BackendContext, hooks: OpenOptions, policy: CreateOptions['evictionPolicy']): SharedCache<unknown> {
+  const create = (withSize: boolean): SharedCache<unknown> => SharedCache.create<unknown>(o.path, {
+    ...hooks,
+    ...(withSize && o.size !== undefined ? { size: o.size } : {}),
+    ...(withSize && o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
+    evictionPolicy: policy,
+    // Sessions share a few shapes: their key lists are kept once, in the file (docs/file-format.md).
+    serializer: 'structured',
+    ifExists: o.ifExists,
+  } satisfies CreateOptions);
+  try {
+    return create(true);
+  } catch (err) {
+    if (!isSessmapError(err, 'SESSMAP_ERR_GEOMETRY_MISMATCH') || o.ifSizeDiffers !== 'resize' || o.ifExists !== 'attach') throw err;
+    const diffs = (err.details as { differences?: string[] }).differences ?? [];
+    const resizable = diffs.every((d) => d.startsWith('pageCount ') || (d.startsWith('pageSize ') && !o.pageSizeGiven));
+    if (!resizable) throw err;
+  }
+  const cache = create(false);
+  const size = requestedSize(o);
+  const pageSize = cache.geometry.pageSize;
+  const want = Math.floor((size - PAGES_OFF) / pageSize);
+  // A resize a killed primary left under way is finished (then, if need be, the file resized again).
+  const under = cache.stats().resize;
+  const pages = under === undefined ? cache.geometry.pageCount : under.toPages;
+  if (want === pages && under === undefined) return cache;
+  ctx.logger.warn({ path: o.path, fromPages: pages, toPages: want, pageSize }, `the session file has ${pages} pages and the options ask for ${want}: resizing it online (ifSizeDiffers: 'resize'), its sessions kept`);
+  const started = Date.now();
+  const done = cache.resize({ size }).then(
+    (r) => ctx.logger.info({ path: o.path, fromPages: r.from.pageCount, toPages: r.to.pageCount, entries: r.entriesMoved, ms: Date.now() - started }, 'session file resized'),
+    (e: unknown) => {
+      if (cache.closed) return;
+      ctx.logger.warn({ path: o.path, code: (e as { code?: string }).code, err: (e as Error).message }, 'the session file could not be resized: it keeps its size');
+    },
+  );
+  resizes.set(cache, done);
+  return cache;
 }

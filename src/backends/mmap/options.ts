@@ -24,6 +24,12 @@ export interface MmapBackendOptions {
   ifExists?: 'attach' | 'reinit' | 'error';
   /** Bound on waiting for a lock held by a live process. @default 2000 */
   lockTimeout?: number;
+  /**
+   * An existing file of another size than `size` / `maxSessions` ask for: resize it online, its
+   * sessions kept ('resize', while the app serves), or refuse with SESSMAP_ERR_GEOMETRY_MISMATCH
+   * ('error'). Only the primary (or a process on its own) resizes. @default 'resize'
+   */
+  ifSizeDiffers?: 'resize' | 'error';
 }
 
 /** Defaults of {@link MmapBackendOptions} (`path` aside: it depends on the environment). */
@@ -31,6 +37,7 @@ export const DEFAULT_MMAP_OPTIONS = Object.freeze({
   averageSessionBytes: 1024,
   ifExists: 'attach' as 'attach' | 'reinit' | 'error',
   lockTimeout: 2000,
+  ifSizeDiffers: 'resize' as 'resize' | 'error',
 });
 
 export interface NormalisedMmapOptions {
@@ -42,6 +49,9 @@ export interface NormalisedMmapOptions {
   pageSize: number | string | undefined;
   ifExists: 'attach' | 'reinit' | 'error';
   lockTimeout: number;
+  ifSizeDiffers: 'resize' | 'error';
+  /** pageSize was given (not derived from the size): a file of another page size is a mismatch, never resized. */
+  pageSizeGiven: boolean;
 }
 
 /**
@@ -75,6 +85,8 @@ export function normaliseMmapOptions(o: MmapBackendOptions): NormalisedMmapOptio
     pageSize: o.pageSize,
     ifExists: o.ifExists === undefined ? DEFAULT_MMAP_OPTIONS.ifExists : validateEnum('ifExists', o.ifExists, ['attach', 'reinit', 'error']),
     lockTimeout: o.lockTimeout === undefined ? DEFAULT_MMAP_OPTIONS.lockTimeout : validateTimeout('lockTimeout', o.lockTimeout),
+    ifSizeDiffers: o.ifSizeDiffers === undefined ? DEFAULT_MMAP_OPTIONS.ifSizeDiffers : validateEnum('ifSizeDiffers', o.ifSizeDiffers, ['resize', 'error']),
+    pageSizeGiven: o.pageSize !== undefined,
   };
 }
 

@@ -101,9 +101,9 @@ function wantedPages(o: ResizeOptions, pageSize: number): number {
   }
   if (o.pageCount !== undefined) return validateInt('pageCount', o.pageCount, 1, MAX_PAGE_COUNT);
   const size = parseSize('size', o.size as number | string);
-  const n = Math.floor((size - PAGES_OFF) / pageSize);
+  const n = Math.max(0, Math.floor((size - PAGES_OFF) / pageSize));
   if (n < 1 || n > MAX_PAGE_COUNT) {
-    throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `size ${size} holds ${n} pages of ${pageSize} bytes after the ${PAGES_OFF}-byte header; it must hold 1 to ${MAX_PAGE_COUNT}`, { option: 'size', value: size });
+    throw sessmapError('SESSMAP_ERR_INVALID_OPTION', `size ${size} holds ${n} pages of ${pageSize} bytes after the ${PAGES_OFF}-byte header and structure table; it must hold 1 to ${MAX_PAGE_COUNT}`, { option: 'size', value: size });
   }
   return n;
 }

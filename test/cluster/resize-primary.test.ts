@@ -1,0 +1,56 @@
+/**
+ * setupPrimary on an existing session file of another size: with `ifSizeDiffers: 'resize'` (the
+ * default) the file is attached as it is and resized online while the primary starts and its
+ * workers serve (sessions kept, the workers following the new layout by themselves); with
+ * 'error' the primary refuses to start with SESSMAP_ERR_GEOMETRY_MISMATCH, the file untouched.
+ */
+import { describe, expect, it } from 'vitest';
+import { PAGES_OFF } from '../../src/core/layout.js';
+import { eventually } from '../support/wait.js';
+import { ClusterPrimary, useClusterSuite } from './harness.js';
+
+describe('a primary whose maxSessions changed', () => {
+  const suite = useClusterSuite();
+
+  it("resizes the file online by default, keeping every session, and refuses with ifSizeDiffers: 'error'", async () => {
+    const c1 = await suite.start({ maxSessions: 2000 });
+    await c1.fork(2);
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) ids.push((await c1.callOk<{ id: string }>(i % 2, 'createSession', { n: i })).id);
+    const before = await c1.ok<{ pageCount: number; pageSize: number; fileSize: number }>({ cmd: 'stats' });
+    await c1.shutdown();
+
+    const c2 = await suite.start({ maxSessions: 8000 });
+    await c2.fork(2);
+    // Serving while the file is resized (or already after): every session there, in both workers.
+    expect((await c2.whichExist(0, ids)).length).toBe(300);
+    const after = await eventually('the file resized', async () => {
+      const s = await c2.ok<{ pageCount: number; pageSize: number; fileSize: number; resize: unknown }>({ cmd: 'stats' });
+      return s.resize === undefined && s.pageCount !== before.pageCount && s;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    expect(after.pageSize).toBe(before.pageSize);
+    expect(after.pageCount).toBeGreaterThan(before.pageCount * 3);
+    expect((await c2.whichExist(0, ids)).length).toBe(300);
+    expect((await c2.whichExist(1, ids)).length).toBe(300);
+    const s = await c2.callOk<{ data: unknown }>(1, 'getSession', ids[7]);
+    expect(s.data).toEqual({ n: 7 });
+    const logs = await c2.logs();
+    expect(logs.some((l) => l.includes('resizing it online'))).toBe(true);
+    await eventually('the resize logged done', async () => (await c2.logs()).some((l) => l.includes('session file resized')), { timeoutMs: 15_000 });
+    await c2.shutdown();
+
+    // Back to the first size, refused: the file keeps its layout and sessions.
+    const c3 = new ClusterPrimary({ setup: { path: suite.tmp.path('sessions.smap'), maxSessions: 2000, ifSizeDiffers: 'error' } });
+    try {
+      const m = await c3.child.nextMessage<{ ok: boolean; error?: { code?: string } }>((x) => x?.type === 'ready', 30_000);
+      expect(m.ok).toBe(false);
+      expect(m.error?.code).toBe('SESSMAP_ERR_GEOMETRY_MISMATCH');
+    } finally {
+      await c3.shutdown();
+    }
+    const c4 = await suite.start({ maxSessions: 8000 });
+    expect((await c4.ok<{ pageCount: number }>({ cmd: 'stats' })).pageCount).toBe(after.pageCount);
+    expect((await c4.whichExist('primary', ids)).length).toBe(300);
+    expect(after.fileSize).toBeGreaterThanOrEqual(PAGES_OFF + after.pageCount * after.pageSize);
+  });
+});
