@@ -13,7 +13,7 @@ import {
   DEFAULT_OPTIONS, computeGeometry, dataStart, planSegments, validateEnum, validateTtl, type FileGeometry, type SegmentPlan,
 } from './options.js';
 import { allocatedBytes, checkFreeSpace, populateForWrite, writeZeros } from './space.js';
-import { initialLayout, layoutEnd, readLayout, type Layout } from './resize/record.js';
+import { initialLayout, layoutEnd, readLayout, type Layout } from './layout-record.js';
 import type { CreateOptions, EvictionPolicy, SerializerName } from './types.js';
 
 export interface Attachment {
@@ -75,7 +75,7 @@ export function attachExisting(file: string, segmentBytes?: number): Attachment 
 /**
  * Maps the pages of the file's current layout (`fd` open on `file`, whose header is `info` and
  * mapped as `header`): every page slot up to the layout's end. A file shorter than that is
- * SESSMAP_ERR_FILE_TRUNCATED. Also used by a handle that finds a new layout (relayout.ts).
+ * SESSMAP_ERR_FILE_TRUNCATED. Also used by a handle that finds a new layout (cache/handle.ts, relayout).
  */
 export function mapLayout(fd: number, file: string, info: HeaderInfo, header: Segment, segmentBytes?: number): Attachment {
   const layout = readLayout(header, info.pageCount, file);

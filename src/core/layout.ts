@@ -34,7 +34,7 @@ export const H_IMMUTABLE_END = 96;
 export const H_STATE_OFF = 128; //          i32 0 = initialising, 1 = ready
 export const H_EPOCH_OFF = 132; //          i32 bumped by every reinit
 /**
- * Online resize (core/resize/): the resizer's lock word, the layout generation (0: the file is as
+ * Online resize (cache/resize.ts): the resizer's lock word, the layout generation (0: the file is as
  * it was created; else the active layout record is copy `generation & 1`), two layout records of
  * H_RECORD_SIZE bytes, and the count of pages a resize under way has moved (progress only).
  */

@@ -14,7 +14,7 @@ import type { EntryInfo } from '../types.js';
 import type { Handle } from './handle.js';
 import { changing, lockIsFree, withPageLock } from './locking.js';
 import { entryInfoAt } from './read.js';
-import { removeStaleCopies, staleCopiesLikely } from '../resize/resize.js';
+import { removeStaleCopies, staleCopiesLikely } from './resize.js';
 
 /**
  * Every live entry as [key, value] (value undefined unless `values`), page by page. Each key at

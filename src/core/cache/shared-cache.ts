@@ -16,7 +16,7 @@ import { list, readListings, reclaimListings, unlist } from '../attached.js';
 import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, ResizeOptions, ResizeResult, SetOptions, UpdateOptions } from '../types.js';
 import { PAGES_OFF } from '../layout.js';
 import { held } from '../lock.js';
-import { removeStaleCopies, resizeFile, resizeState, staleCopiesLikely } from '../resize/resize.js';
+import { removeStaleCopies, resizeFile, resizeState, staleCopiesLikely } from './resize.js';
 import { Handle } from './handle.js';
 import { checkLocked, lockWord, recoverDeadOwners, recoverOwnerPid, recoverThread, repairPageNow, verifyPage } from './locking.js';
 import { entryTtl, getValue, getValueInto, hasEntry, inspectEntry } from './read.js';

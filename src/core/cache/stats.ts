@@ -6,7 +6,7 @@
  * the next hit), on stats(), on close() and when the thread exits; lock holders then move them
  * into the page's counters (locking.ts, lock).
  */
-import { EVICTED_TTL_BUCKETS, P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_TTL_IDX, P_EVICTED_LIVE_IDX, P_FAST_HITS_IDX, P_FAST_MISSES_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
+import { EVICTED_TTL_BUCKETS, PAGE_MOVED, P_MOVED_IDX, P_COUNT_IDX, P_EVICTED_HIGH_IDX, P_EVICTED_TTL_IDX, P_EVICTED_LIVE_IDX, P_FAST_HITS_IDX, P_FAST_MISSES_IDX, P_HITS_IDX, P_LIVE_BYTES_IDX,
   P_LOCK_RECOVERIES_IDX, P_LOCK_WAITS_IDX, P_MISSES_IDX, P_REPAIRS_IDX, P_R_CLEARED_IDX, P_R_DELETED_IDX, P_R_EVICTED_IDX,
   P_R_EXPIRED_IDX, P_R_REPAIRED_IDX, P_SETS_IDX,
 } from '../layout.js';
@@ -95,7 +95,8 @@ export function collectStats(pages: Pages, fileSize: number, maxItemBytes: numbe
       page: p,
       entries: s.u32[(b >> 2) + P_COUNT_IDX],
       bytesUsed: live,
-      bytesFree: pages.pageSize - pages.ds - live,
+      // A page a resize moved holds nothing and takes nothing: its room is the new layout's.
+      bytesFree: s.u32[(b >> 2) + P_MOVED_IDX] === PAGE_MOVED ? 0 : pages.pageSize - pages.ds - live,
       hits: s.f64[f + P_HITS_IDX] + (Atomics.load(s.i32, (b >> 2) + P_FAST_HITS_IDX) >>> 0),
       misses: s.f64[f + P_MISSES_IDX] + (Atomics.load(s.i32, (b >> 2) + P_FAST_MISSES_IDX) >>> 0),
       sets: s.f64[f + P_SETS_IDX],

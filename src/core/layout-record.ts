@@ -13,10 +13,10 @@
  * generation, copy, CRC, generation again. See docs/file-format.md, "Online resize".
  */
 import { crc32 } from 'node:zlib';
-import { sessmapError } from '../../errors.js';
-import type { Segment } from '../file.js';
-import { H_LAYOUT_GEN_IDX, H_RECORDS_OFF, H_RECORD_SIZE, PAGES_OFF } from '../layout.js';
-import { MAX_PAGE_COUNT } from '../options.js';
+import { sessmapError } from '../errors.js';
+import type { Segment } from './file.js';
+import { H_LAYOUT_GEN_IDX, H_RECORDS_OFF, H_RECORD_SIZE, PAGES_OFF } from './layout.js';
+import { MAX_PAGE_COUNT } from './options.js';
 
 export interface Layout {
   /** The generation this record was published as (0: the file as created, no record). */
