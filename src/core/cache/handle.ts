@@ -76,6 +76,7 @@ export class Handle {
     this.hooks = new Hooks(o, this.codec);
     this.valueScratch = Buffer.allocUnsafeSlow(maxItemBytesOf(info.pageSize, info.slotsPerPage));
     this.pages = new Pages(att.segments, att.plans, info, viewOf(att.layout), att.layout.count, info.policy, info.seed, this.hooks.removals, o.removalValues);
+    this.pages.moveUnderWay = (p) => moveUnderWay(this, p);
     this.keys = new Keys(this.pages, info.maxKeyBytes);
     this.validated = new Uint8Array(this.pages.pageCount);
     this.clock = o.clock;
@@ -156,6 +157,7 @@ export function relayout(h: Handle): void {
   for (let p = 0; p < old.pageCount; p++) checked.set(old.slotOf[p], h.validated[p]);
   const validated = new Uint8Array(pages.pageCount);
   for (let p = 0; p < pages.pageCount; p++) validated[p] = checked.get(pages.slotOf[p]) ?? 0;
+  pages.moveUnderWay = (p) => moveUnderWay(h, p);
   h.pages = pages;
   h.keys = new Keys(pages, info.maxKeyBytes);
   h.validated = validated;
@@ -169,4 +171,11 @@ export function relayout(h: Handle): void {
 /** The page count the file's header was created with (what a file without a layout record has). */
 function headerPageCount(h: Handle): number {
   return h.att.header.buf.readUInt32LE(H_PAGE_COUNT_OFF);
+}
+
+/** Whether the file's current layout record (read now) has a resize moving page `p`'s page slot. */
+function moveUnderWay(h: Handle, p: number): boolean {
+  const l = readLayout(h.att.header, headerPageCount(h), h.path);
+  const slot = h.pages.slotOf[p];
+  return l.moving && slot >= l.first && slot < l.first + l.count;
 }

@@ -95,6 +95,12 @@ export class Pages {
   readonly victims: Victims;
   /** Per page: its dead bytes when this handle last walked it for a hole and found none. */
   readonly walkedDead: Uint32Array;
+  /**
+   * Whether a moved mark on page `p` is a resize's (the file's current layout record moves that
+   * page's run) rather than damage; asked by repair, from the record itself, never from this
+   * handle's view, which may be older. Set by the handle.
+   */
+  moveUnderWay: (p: number) => boolean;
 
   /**
    * `view`: the page slot of each page number (see Layout, viewOf); `count`: how many of them are
@@ -129,6 +135,7 @@ export class Pages {
     this.victimAt = 0;
     this.victims = new Victims(n);
     this.walkedDead = new Uint32Array(n);
+    this.moveUnderWay = () => false;
     for (let p = 0; p < n; p++) {
       const slot = view[p];
       const si = plans.findIndex((plan) => slot >= plan.firstPage && slot < plan.firstPage + plan.pageCount);

@@ -192,9 +192,9 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   // What the page header claimed, before anything is rebuilt: to count losses no item trace shows.
   const claimed = u32[h + P_COUNT_IDX];
   beginChange(s.i32, b);
-  if (u32[h + P_MOVED_IDX] === PAGE_MOVED) {
-    // A resize copied every entry of this page to the new layout before it set the mark (a whole
-    // word, that no flipped bit makes): a resizer killed while it emptied the page left the rest.
+  if (u32[h + P_MOVED_IDX] === PAGE_MOVED && pages.moveUnderWay(page)) {
+    // A resize copied every entry of this page to the new layout before it set the mark: a
+    // resizer killed while it emptied the page left the rest.
     resetPage(pages, s, b);
     s.f64[(b >> 3) + P_REPAIRS_IDX]++;
     endChange(s.i32, b);
@@ -314,7 +314,7 @@ export function repairPage(pages: Pages, page: number, s: Segment, b: number, ma
   for (let i = P_EVICTED_HIGH_IDX; i <= P_REPAIRS_IDX; i++) if (!Number.isSafeInteger(s.f64[f + i]) || s.f64[f + i] < 0) s.f64[f + i] = 0;
   // A histogram that claims more live evictions than were counted is damage: it would mislead, so it starts again.
   if (evictedTtlSum(s, b) > s.f64[f + P_EVICTED_LIVE_IDX]) u32.fill(0, h + P_EVICTED_TTL_IDX, h + P_EVICTED_TTL_IDX + EVICTED_TTL_BUCKETS);
-  // Any word but the mark there is damage: the page is not moved.
+  // Any other word there, or a mark on a page no resize moves, is damage: the page is not moved.
   u32[h + P_MOVED_IDX] = 0;
   s.f64[f + P_REPAIRS_IDX]++;
   s.f64[f + P_R_REPAIRED_IDX] += dropped;
