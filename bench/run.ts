@@ -2,7 +2,7 @@
  * `npm run bench [-- options] [scenario...]`: runs the benchmark scenarios, prints the tables and
  * the target ratios, and (on a full run) writes them into docs/benchmarks.md.
  *
- *   scenarios     session, mix2, raw, serializers, capacity, full, scaling, redis-get (default:
+ *   scenarios     session, mix2, raw, serializers, capacity, full, scaling, resize, redis-get (default:
  *                 all, in that order); redis-get starts a redis-server of its own and is skipped
  *                 where there is none
  *   --quick       small counts, for smoke checks (never written to the docs unless --write)
@@ -22,17 +22,18 @@ import { scenario as full } from './full.js';
 import { scenario as mix2 } from './mix2.js';
 import { scenario as raw } from './raw.js';
 import { scenario as redisGet } from './redis-get.js';
+import { scenario as resize } from './resize.js';
 import { scenario as scaling } from './scaling.js';
 import { scenario as serializers } from './serializers.js';
 import { scenario as session } from './session.js';
 
-const SCENARIOS: readonly Scenario[] = [session, mix2, raw, serializers, capacity, full, scaling, redisGet];
+const SCENARIOS: readonly Scenario[] = [session, mix2, raw, serializers, capacity, full, scaling, resize, redisGet];
 
 /** Phase names accepted as filters, mapped to the scenario that measures them. */
 const ALIASES: Record<string, string> = { load: 'session', get: 'session', update: 'session', mix: 'session', codecs: 'serializers', 'full-set': 'full', flood: 'full' };
 
 const USAGE =
-  'usage: npm run bench -- [--quick] [--stores=sessmap,lru-cache,lmdb,lmdb-structs] [--write|--no-write] [session|mix2|raw|serializers|capacity|full|scaling|redis-get|load|get|update|mix ...]';
+  'usage: npm run bench -- [--quick] [--stores=sessmap,lru-cache,lmdb,lmdb-structs] [--write|--no-write] [session|mix2|raw|serializers|capacity|full|scaling|resize|redis-get|load|get|update|mix ...]';
 
 class UsageError extends Error {}
 
