@@ -3,9 +3,12 @@
  * default) the file is attached as it is and resized online while the primary starts and its
  * workers serve (sessions kept, the workers following the new layout by themselves); with
  * 'error' the primary refuses to start with SESSMAP_ERR_GEOMETRY_MISMATCH, the file untouched.
+ * And the operator's way: `sessmap resize` on the file of a running cluster whose two workers
+ * keep updating 1,000 sessions, grown 4x and shrunk back.
  */
 import { describe, expect, it } from 'vitest';
 import { PAGES_OFF } from '../../src/core/layout.js';
+import { sessmap } from '../cli/harness.js';
 import { eventually } from '../support/wait.js';
 import { ClusterPrimary, useClusterSuite } from './harness.js';
 
@@ -52,5 +55,36 @@ describe('a primary whose maxSessions changed', () => {
     expect((await c4.ok<{ pageCount: number }>({ cmd: 'stats' })).pageCount).toBe(after.pageCount);
     expect((await c4.whichExist('primary', ids)).length).toBe(300);
     expect(after.fileSize).toBeGreaterThanOrEqual(PAGES_OFF + after.pageCount * after.pageSize);
+  });
+
+  it('keeps every session and every increment of two workers updating 1,000 sessions while sessmap resize grows the file 4x and shrinks it back', async () => {
+    const c = await suite.start({ size: '4m', pageSize: 65536 });
+    await c.fork(2);
+    const made = await c.script<{ ids: string[]; errors: unknown[] }>(0, { name: 'createMany', count: 1000, padBytes: 100 });
+    expect(made.errors).toEqual([]);
+    const ids = made.ids;
+    const pages = (await c.ok<{ pageCount: number }>({ cmd: 'stats' })).pageCount;
+    const untilMs = Date.now() + 12_000;
+    const loops = [0, 1].map((w) => c.script<{ counts: number[]; missing: number; errors: unknown[] }>(w, { name: 'incrementAllUntil', ids, field: 'n', untilMs }, 120_000));
+    await new Promise((r) => setTimeout(r, 1000));
+    const grow = await sessmap('resize', c.path, '--size', '16m', '--grace', '500');
+    expect(grow.code, grow.stderr).toBe(0);
+    expect(grow.stdout).toMatch(new RegExp(`${pages} pages -> ${pages * 4 + 3} pages; 1,\\d{3} entries moved`));
+    const mid = await c.ok<{ pageCount: number }>({ cmd: 'stats' });
+    expect(mid.pageCount).toBe(pages * 4 + 3);
+    const shrink = await sessmap('resize', c.path, '--size', '4m', '--grace', '500');
+    expect(shrink.code, shrink.stderr).toBe(0);
+    const done = await Promise.all(loops);
+    for (const d of done) {
+      expect(d.errors).toEqual([]);
+      expect(d.missing, 'updates that found no session').toBe(0);
+    }
+    expect(done[0].counts.reduce((a, b) => a + b, 0), 'updates by worker 0').toBeGreaterThan(1000);
+    expect(done[1].counts.reduce((a, b) => a + b, 0), 'updates by worker 1').toBeGreaterThan(1000);
+    for (const [i, id] of ids.entries()) {
+      const rec = await c.callOk<{ data: { n?: number; i: number } }>(i % 2, 'getSession', id);
+      expect(rec.data.n ?? 0, id).toBe(done[0].counts[i] + done[1].counts[i]);
+    }
+    expect((await c.ok<{ pageCount: number; resize: unknown }>({ cmd: 'stats' }))).toMatchObject({ pageCount: pages, resize: undefined });
   });
 });
