@@ -92,6 +92,10 @@ export function fileMetrics(stats: () => CacheStats): CollectedMetric[] {
       { value: s.processes.alive, labels: { state: 'alive' } },
       { value: s.processes.dead, labels: { state: 'dead' } },
     ]),
+    m('sessmap_resize_pages', "A resize under way (0 when none): the old layout's pages, and those of them moved so far.", 'gauge', (s) => [
+      { value: s.resize?.fromPages ?? 0, labels: { state: 'total' } },
+      { value: s.resize?.movedPages ?? 0, labels: { state: 'moved' } },
+    ]),
   ];
 }
 
