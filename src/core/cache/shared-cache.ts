@@ -14,7 +14,7 @@ import { OWNER_ID } from '../lock.js';
 import { normaliseHandleOptions, type HandleOptions } from '../options.js';
 import { list, readListings, reclaimListings, unlist } from '../attached.js';
 import type { CacheStats, CreateOptions, EntryInfo, Geometry, OpenOptions, PathStatus, RepairEvent, ResizeOptions, ResizeResult, SetOptions, UpdateOptions } from '../types.js';
-import { PAGES_OFF } from '../layout.js';
+import { H_LAYOUT_GEN_IDX, PAGES_OFF } from '../layout.js';
 import { held } from '../lock.js';
 import { removeStaleCopies, resizeFile, resizeState, staleCopiesLikely } from './resize.js';
 import { Handle } from './handle.js';
@@ -83,7 +83,14 @@ export class SharedCache<V = unknown> {
    */
   get geometry(): Geometry {
     const h = this.#h;
-    if (!h.closed && held.count === 0) h.enter();
+    // Follows a new layout; a handle that cannot (closed, or its file reinitialised) says what it last had.
+    if (!h.closed && held.count === 0 && h.header.u32[H_LAYOUT_GEN_IDX] !== h.layoutGen) {
+      try {
+        h.enter();
+      } catch {
+        // the next operation throws the coded error
+      }
+    }
     return Object.freeze({ pageCount: h.pages.pageCount, pageSize: h.pages.pageSize, slotsPerPage: h.pages.slots, maxKeyBytes: h.maxKeyBytes, fileSize: PAGES_OFF + h.layout.slots * h.pages.pageSize });
   }
 
