@@ -4,14 +4,13 @@
  * cache file while the processes that use it go on, reading counters without locks and pages
  * one lock at a time. This file is the entry: the help, which command runs, and how a failure
  * ends (one line `sessmap: SESSMAP_ERR_...: message` on stderr, exit 2). The commands are
- * stats.ts / watch.ts, keys.ts (keys, get), sizes.ts, maintain.ts (verify, purge, clear) and resize.ts.
+ * stats.ts / watch.ts, keys.ts (keys, get), sizes.ts and maintain.ts (verify, purge, clear, resize).
  * See docs/operations.md, "The sessmap command".
  */
 import { isSessmapError } from '../errors.js';
 import { EXIT_ERROR, EXIT_OK, parse, say, sayJson, usage, withFile, type Io } from './args.js';
 import { getCommand, keysCommand } from './keys.js';
-import { clearCommand, purgeCommand, verifyCommand } from './maintain.js';
-import { resizeCommand } from './resize.js';
+import { clearCommand, purgeCommand, resizeCommand, verifyCommand } from './maintain.js';
 import { sizesCommand } from './sizes.js';
 import { renderStats, statsReport } from './stats.js';
 import { watch } from './watch.js';

@@ -9,11 +9,15 @@
  *   locks of dead holders and reclaims dead listings; it exits 0 when every page is sound after.
  * - `purge FILE`: removes the expired entries now, waiting for each page's lock in turn.
  * - `clear FILE --yes`: removes every entry; without `--yes`, SESSMAP_ERR_CONFIRMATION_REQUIRED.
+ * - `resize FILE --size S`: gives the file another page count, and with it another length, without
+ *   stopping its processes (SharedCache.resize; docs/file-format.md, "Online resize"): grows it, or
+ *   shrinks it when the live entries fit; a resize a killed process left under way is finished
+ *   first. Progress per page moved on stderr; the result on stdout, or as JSON.
  */
 import { sessmapError } from '../errors.js';
-import type { SharedCache } from '../core/index.js';
-import { EXIT_FOUND, EXIT_OK, parse, say, sayJson, withFile, type Io, type Parsed } from './args.js';
-import { Progress, count } from './format.js';
+import type { ResizeResult, SharedCache } from '../core/index.js';
+import { EXIT_FOUND, EXIT_OK, parse, say, sayJson, usage, withFile, type Io, type Parsed } from './args.js';
+import { Progress, bytes, count, duration } from './format.js';
 
 export interface VerifyReport {
   file: string;
@@ -121,4 +125,43 @@ export async function clearCommand(argv: string[], io: Io): Promise<number> {
 function report(io: Io, values: Parsed['values'], json: Record<string, number>, text: string): void {
   if (values.json === true) sayJson(io, json);
   else say(io.out, text);
+}
+
+export function renderResize(file: string, r: ResizeResult): string {
+  const out = [`sessmap resize ${file}:`];
+  if (r.resumed) out.push('  finished the resize a killed process had left under way');
+  if (r.from.pageCount === r.to.pageCount && r.pagesMoved === 0) out.push(`  already ${count(r.to.pageCount)} pages (${bytes(r.to.fileSize)}): nothing to move`);
+  else out.push(`  ${count(r.from.pageCount)} pages -> ${count(r.to.pageCount)} pages; ${count(r.entriesMoved)} entries moved with ${count(r.pagesMoved)} pages in ${duration(r.ms)}`);
+  out.push(`  file length ${bytes(r.to.fileSize)}${r.releasedBytes > 0 ? `; ${bytes(r.releasedBytes)} of the old layout's pages released` : ''}`);
+  return out.join('\n');
+}
+
+/** `sessmap resize FILE --size S [--grace MS] [--json]` */
+export async function resizeCommand(argv: string[], io: Io): Promise<number> {
+  const opts = { size: { type: 'string' }, grace: { type: 'string' }, json: { type: 'boolean' } } as const;
+  const { positionals, values } = parse('resize', argv, opts, ['file']);
+  if (typeof values.size !== 'string') throw usage('resize: --size S is required (the most bytes the pages may take, e.g. 256m)');
+  const grace = typeof values.grace === 'string' ? Number(values.grace) : undefined;
+  if (grace !== undefined && !Number.isSafeInteger(grace)) throw usage('resize: --grace takes whole milliseconds');
+  const size: string | number = /^\d+$/.test(values.size) ? Number(values.size) : values.size;
+  return withFile(positionals[0], async (cache) => {
+    let bar: Progress | undefined;
+    let phase = '';
+    const r = await cache.resize({
+      size,
+      graceMs: grace,
+      onProgress: (p) => {
+        if (p.phase !== phase) {
+          bar?.end();
+          phase = p.phase;
+          bar = new Progress(io, p.phase === 'moving' ? 'resize: moving' : 'resize: releasing', p.total, 'pages', values.quiet === true);
+        }
+        bar?.update(p.done);
+      },
+    });
+    bar?.end();
+    if (values.json === true) sayJson(io, { file: cache.path, ...r });
+    else say(io.out, renderResize(cache.path, r));
+    return EXIT_OK;
+  });
 }
