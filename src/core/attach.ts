@@ -25,6 +25,8 @@ export interface Attachment {
   plans: SegmentPlan[];
   /** Where the pages are (the header's geometry until a resize publishes another). */
   layout: Layout;
+  /** The most bytes a mapping takes (tests set it low to have several); undefined: the default. */
+  segmentBytes: number | undefined;
   epoch: number;
   /** Device and inode of the file mapped, to tell whether its path still leads to it. */
   identity: FileIdentity;
@@ -88,7 +90,7 @@ export function mapLayout(fd: number, file: string, info: HeaderInfo, header: Se
   const segments = mapSegments(fd, file, plans, info.pageSize);
   allocateHoles(header, segments, plans, layout, file, info.pageSize, st);
   const current = { ...info, pageCount: layout.moving ? layout.toCount : layout.count, fileSize: end };
-  return { path: file, info: current, header, segments, plans, layout, epoch: currentEpoch(header), identity: fileIdentity(st) };
+  return { path: file, info: current, header, segments, plans, layout, segmentBytes, epoch: currentEpoch(header), identity: fileIdentity(st) };
 }
 
 /**
@@ -141,7 +143,7 @@ export function createOrAttach(file: string, options: InternalCreateOptions): At
   const fd = createExclusive(file);
   if (fd !== undefined) {
     try {
-      return initialise(fd, file, g, plans, policy, serializer, defaultTtl, clock(), false);
+      return initialise(fd, file, g, plans, options._segmentBytes, policy, serializer, defaultTtl, clock(), false);
     } catch (err) {
       // Nothing of ours is in the file yet beyond what this call wrote: remove the half-made file.
       try {
@@ -182,7 +184,7 @@ export function createOrAttach(file: string, options: InternalCreateOptions): At
     if (!head.equals(MAGIC)) {
       throw sessmapError('SESSMAP_ERR_FILE_FOREIGN', `${file} is not a sessmap cache file; reinit only wipes sessmap files`, { path: file });
     }
-    return initialise(rfd, file, g, plans, policy, serializer, defaultTtl, clock(), true);
+    return initialise(rfd, file, g, plans, options._segmentBytes, policy, serializer, defaultTtl, clock(), true);
   } finally {
     fs.closeSync(rfd);
   }
@@ -210,7 +212,7 @@ function geometryDiffs(o: CreateOptions, g: FileGeometry, policy: EvictionPolicy
  * epoch is bumped so that handles attached to the old layout fail with SESSMAP_ERR_STALE_HANDLE,
  * and the pages are wiped; the file never shrinks (their mappings stay valid).
  */
-function initialise(fd: number, file: string, g: FileGeometry, plans: SegmentPlan[], policy: EvictionPolicy,
+function initialise(fd: number, file: string, g: FileGeometry, plans: SegmentPlan[], segmentBytes: number | undefined, policy: EvictionPolicy,
   serializer: SerializerName, defaultTtl: number, now: number, reinit: boolean): Attachment {
   let header: Segment | undefined;
   let segments: Segment[] | undefined;
@@ -241,7 +243,7 @@ function initialise(fd: number, file: string, g: FileGeometry, plans: SegmentPla
     });
     Atomics.store(header.i32, H_STATE_IDX, STATE_READY);
     const info = readHeader(fd, file);
-    return { path: file, info, header, segments: segs, plans, layout: initialLayout(g.pageCount), epoch: currentEpoch(header), identity: fileIdentity(fs.fstatSync(fd)) };
+    return { path: file, info, header, segments: segs, plans, layout: initialLayout(g.pageCount), segmentBytes, epoch: currentEpoch(header), identity: fileIdentity(fs.fstatSync(fd)) };
   } catch (err) {
     if ((err as { code?: string }).code?.startsWith('SESSMAP_ERR_')) throw err;
     throw sessmapError('SESSMAP_ERR_IO', `initialising ${file} failed: ${(err as Error).message}`, { path: file }, err);

@@ -143,7 +143,7 @@ export function relayout(h: Handle): void {
       if (st.dev !== att.identity.dev || st.ino !== att.identity.ino) {
         throw sessmapError('SESSMAP_ERR_STALE_HANDLE', `cache file ${h.path} was resized, and its path now leads to another file; open it again`, { path: h.path });
       }
-      const fresh = mapLayout(fd, h.path, { ...info, pageCount: headerPageCount(h) }, att.header);
+      const fresh = mapLayout(fd, h.path, { ...info, pageCount: headerPageCount(h) }, att.header, att.segmentBytes);
       segments = fresh.segments;
       plans = fresh.plans;
     } finally {
