@@ -6,6 +6,7 @@
  * And the operator's way: `sessmap resize` on the file of a running cluster whose two workers
  * keep updating 1,000 sessions, grown 4x and shrunk back.
  */
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PAGES_OFF } from '../../src/core/layout.js';
 import { sessmap } from '../cli/harness.js';
@@ -18,8 +19,9 @@ describe('a primary whose maxSessions changed', () => {
   it("resizes the file online by default, keeping every session, and refuses with ifSizeDiffers: 'error'", async () => {
     const c1 = await suite.start({ maxSessions: 2000 });
     await c1.fork(2);
-    const ids: string[] = [];
-    for (let i = 0; i < 300; i++) ids.push((await c1.callOk<{ id: string }>(i % 2, 'createSession', { n: i })).id);
+    const made = await c1.script<{ ids: string[]; errors: unknown[] }>(1, { name: 'createMany', count: 300, padBytes: 0 });
+    expect(made.errors).toEqual([]);
+    const ids = made.ids;
     const before = await c1.ok<{ pageCount: number; pageSize: number; fileSize: number }>({ cmd: 'stats' });
     await c1.shutdown();
 
@@ -36,7 +38,7 @@ describe('a primary whose maxSessions changed', () => {
     expect((await c2.whichExist(0, ids)).length).toBe(300);
     expect((await c2.whichExist(1, ids)).length).toBe(300);
     const s = await c2.callOk<{ data: unknown }>(1, 'getSession', ids[7]);
-    expect(s.data).toEqual({ n: 7 });
+    expect(s.data).toEqual({ i: 7, tag: '', pad: '' });
     const logs = await c2.logs();
     expect(logs.some((l) => l.includes('resizing it online'))).toBe(true);
     await eventually('the resize logged done', async () => (await c2.logs()).some((l) => l.includes('session file resized')), { timeoutMs: 15_000 });
@@ -64,17 +66,25 @@ describe('a primary whose maxSessions changed', () => {
     expect(made.errors).toEqual([]);
     const ids = made.ids;
     const pages = (await c.ok<{ pageCount: number }>({ cmd: 'stats' })).pageCount;
-    const untilMs = Date.now() + 12_000;
-    const loops = [0, 1].map((w) => c.script<{ counts: number[]; missing: number; errors: unknown[] }>(w, { name: 'incrementAllUntil', ids, field: 'n', untilMs }, 120_000));
-    await new Promise((r) => setTimeout(r, 1000));
+    const stopFile = suite.tmp.path('stop');
+    const loops = [0, 1].map((w) => c.script<{ counts: number[]; missing: number; errors: unknown[] }>(w, { name: 'incrementAllUntil', ids, field: 'n', stopFile }, 120_000));
+    const sets = async (): Promise<number> => (await c.ok<{ sets: number }>({ cmd: 'stats' })).sets;
+    await eventually('the workers to update', async () => (await sets()) > 2000, { timeoutMs: 30_000, intervalMs: 50 });
+    const before = await sets();
     const grow = await sessmap('resize', c.path, '--size', '16m', '--grace', '500');
     expect(grow.code, grow.stderr).toBe(0);
     expect(grow.stdout).toMatch(new RegExp(`${pages} pages -> ${pages * 4 + 3} pages; 1,\\d{3} entries moved`));
     const mid = await c.ok<{ pageCount: number }>({ cmd: 'stats' });
     expect(mid.pageCount).toBe(pages * 4 + 3);
+    const between = await sets();
     const shrink = await sessmap('resize', c.path, '--size', '4m', '--grace', '500');
     expect(shrink.code, shrink.stderr).toBe(0);
+    const after = await sets();
+    writeFileSync(stopFile, '');
     const done = await Promise.all(loops);
+    // The workers went on updating through each resize.
+    expect(between).toBeGreaterThan(before);
+    expect(after).toBeGreaterThan(between);
     for (const d of done) {
       expect(d.errors).toEqual([]);
       expect(d.missing, 'updates that found no session').toBe(0);
