@@ -50,6 +50,8 @@ describe('resizing a file two processes are updating', () => {
       let last = -1;
       const r = await cache.resize({
         pageCount,
+        // The updaters' operations take microseconds: half a second covers any of them in flight.
+        graceMs: 500,
         onProgress: (p) => {
           if (p.phase !== 'moving') return;
           const sets = cache.stats().sets;
