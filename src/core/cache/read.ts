@@ -71,9 +71,8 @@ function read(h: Handle, key: string, into: Uint8Array | null, at: number): unkn
       for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
         const r = getOptimistic(h, k.page, k.seg, k.base, k.hash, k.klen, into, at);
         if (r === MOVED) {
-          // A resize moved the page: the key is in its page of the new layout, if checked already.
-          if (!k.toTarget() || h.validated[k.page] !== 1) break;
-          continue;
+          if (followMove(h)) continue;
+          break;
         }
         if (r === LOCKED) break;
         if (r !== RETRY) return r;
@@ -82,6 +81,15 @@ function read(h: Handle, key: string, into: Uint8Array | null, at: number): unkn
     const r = getLocked(h, into, at);
     if (r !== RELAYOUT) return r;
   }
+}
+
+/**
+ * After a lock-free read found its page moved by a resize: points the key at its page in the new
+ * layout; true when that page may be read without the lock too (this handle checked it already),
+ * false to take the locked path (which follows the move, or this handle's new layout, itself).
+ */
+function followMove(h: Handle): boolean {
+  return h.keys.toTarget() && h.validated[h.keys.page] === 1;
 }
 
 /**
@@ -308,8 +316,8 @@ function peek(h: Handle, key: string, fn: PeekFn): unknown {
       for (let n = 0; n < OPTIMISTIC_TRIES; n++) {
         const r = peekOptimistic(h, k.seg, k.base, k.hash, k.klen, fn);
         if (r === MOVED) {
-          if (!k.toTarget() || h.validated[k.page] !== 1) break;
-          continue;
+          if (followMove(h)) continue;
+          break;
         }
         if (r !== RETRY) return r;
       }

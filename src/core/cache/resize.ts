@@ -108,16 +108,16 @@ function wantedPages(o: ResizeOptions, pageSize: number): number {
   return n;
 }
 
-/** Takes the resizer's lock; true when it was taken over from a resizer that died. */
-function takeResizeLock(h: Handle): boolean {
+/** Takes the resizer's lock, from a resizer that died if need be (what it left is finished by the caller). */
+function takeResizeLock(h: Handle): void {
   const i32 = h.header.i32;
   for (;;) {
     const owner = Atomics.compareExchange(i32, H_RESIZE_LOCK_IDX, 0, OWNER_ID);
-    if (owner === 0) return false;
+    if (owner === 0) return;
     if (owner === OWNER_ID || isOwnerAlive(owner)) {
       throw sessmapError('SESSMAP_ERR_RESIZE_IN_PROGRESS', `cache file ${h.path} is being resized by ${owner === OWNER_ID ? 'this thread' : `process ${ownerPid(owner)}`}; wait for it to finish`, { path: h.path, pid: ownerPid(owner) });
     }
-    if (Atomics.compareExchange(i32, H_RESIZE_LOCK_IDX, owner, OWNER_ID) === owner) return true;
+    if (Atomics.compareExchange(i32, H_RESIZE_LOCK_IDX, owner, OWNER_ID) === owner) return;
   }
 }
 
@@ -134,6 +134,7 @@ async function begin(h: Handle, want: number, grace: number): Promise<void> {
   const toFirst = want <= l.first ? 0 : l.first + l.count;
   const slots = Math.max(l.slots, toFirst + want);
   const end = PAGES_OFF + slots * pageSize;
+  // Refuses (SESSMAP_ERR_INVALID_OPTION) a file the mmap binding could not map, before anything changes.
   planSegments({ pageCount: slots, pageSize, slotsPerPage: h.pages.slots, maxKeyBytes: h.maxKeyBytes, fileSize: end });
   const reuses = l.retiredCount > 0 && toFirst < l.retiredFirst + l.retiredCount && l.retiredFirst < toFirst + want;
   if (reuses) await waitUntil(l.retiredAt + grace); // a handle may still be finishing an operation there
@@ -262,7 +263,7 @@ function movePage(h: Handle, p: number): number {
 }
 
 /** Copies the live item at `a` (of a page of the old layout, locked) to its page in the new one, with its recency `tick`. */
-function copyEntry(h: Handle, src: { buf: Buffer; u32: Uint32Array; u16: Uint16Array; f64: Float64Array }, a: number, tick: number): void {
+function copyEntry(h: Handle, src: Segment, a: number, tick: number): void {
   const pages = h.pages;
   const hash = src.u32[(a + I_HASH_OFF) >> 2];
   const klen = src.u16[(a + I_KEY_LEN_OFF) >> 1];
@@ -315,8 +316,8 @@ export function removeStaleCopies(h: Handle): void {
   const pages = h.pages;
   if (journal === 0 || journal > pages.count) return;
   const p = journal - 1;
-  withPageLock(h, p, (fs0, fb) => {
-    if (Atomics.load(h.header.u32, H_RESIZE_PAGE_IDX) !== journal || fs0.u32[(fb >> 2) + P_MOVED_IDX] === PAGE_MOVED) return;
+  withPageLock(h, p, (ps, pb) => {
+    if (Atomics.load(h.header.u32, H_RESIZE_PAGE_IDX) !== journal || ps.u32[(pb >> 2) + P_MOVED_IDX] === PAGE_MOVED) return;
     for (let t = pages.count; t < pages.pageCount; t++) {
       const s = pages.segs[pages.segOf[t]];
       const b = pages.baseOf[t];
